@@ -1,0 +1,388 @@
+"""The run loop: model calls, tool calls, checkpoints, events and run control."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from ._time import utcnow
+from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
+from .control import CONTROL_POLL_S, HEARTBEAT_EVERY_S, LIVE_RUNS
+from .errors import AgioError, ProviderError
+from .events import Event, EventType
+from .ids import checkpoint_id
+from .providers import ModelRequest, ModelResponse, TextDelta, get_provider, split_model
+from .runs import Run, RunError
+from .settings import Settings
+from .store import Store
+from .tools import Tool, resolve_tools
+
+log = logging.getLogger("agio")
+
+StartMode = Literal["start", "resume"]
+StopReason = Literal["cancel", "shutdown"]
+
+
+class EventLog:
+    """Events of one run in this process: stored first, then handed to live readers."""
+
+    def __init__(self, run_id: str, store: Store, last_seq: int) -> None:
+        self.run_id = run_id
+        self.store = store
+        self.seq = last_seq
+        self.first_seq = last_seq + 1
+        self.events: list[Event] = []
+        self.closed = False
+        self._wakeup = asyncio.Event()
+
+    async def emit(self, type: EventType, **data: Any) -> Event:
+        self.seq += 1
+        event = Event(seq=self.seq, type=type, run_id=self.run_id, data=data)
+        await self.store.append_events(self.run_id, [event])
+        self.events.append(event)
+        self._notify()
+        return event
+
+    def close(self) -> None:
+        self.closed = True
+        self._notify()
+
+    def _notify(self) -> None:
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    async def follow(self, after_seq: int) -> AsyncIterator[Event]:
+        index = max(0, after_seq - self.first_seq + 1)
+        while True:
+            wakeup = self._wakeup
+            while index < len(self.events):
+                yield self.events[index]
+                index += 1
+            if self.closed:
+                return
+            await wakeup.wait()
+
+
+def pending_tool_calls(messages: list[Message]) -> list[dict[str, Any]]:
+    """Tool calls of the last assistant message that have no result yet."""
+    for position in range(len(messages) - 1, -1, -1):
+        message = messages[position]
+        if message.get("role") == "assistant":
+            answered = {m.get("tool_call_id") for m in messages[position + 1 :]}
+            return [c for c in message.get("tool_calls") or [] if c["id"] not in answered]
+        if message.get("role") != "tool":
+            return []
+    return []
+
+
+class MaxStepsExceeded(AgioError):
+    pass
+
+
+class Runner:
+    """Drives one run in this process until it completes, fails, pauses or is stopped."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        run: Run,
+        agent: AgentSnapshot,
+        messages: list[Message],
+        step: int,
+        last_checkpoint: CheckpointRecord | None,
+        checkpointed: int,
+        log: EventLog,
+        mode: StartMode,
+        first_checkpoint: tuple[CheckpointKind, str] | None,
+        resumed_from: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.run = run
+        self.agent = agent
+        self.messages = messages
+        self.step = step
+        self.last_checkpoint = last_checkpoint
+        self.checkpointed = checkpointed  # how many of `messages` the last checkpoint holds
+        self.log = log
+        self.mode = mode
+        self.first_checkpoint = first_checkpoint
+        self.resumed_from = resumed_from
+        self.partial: list[str] = []
+        self.pause_requested = False
+        self.stop_reason: StopReason | None = None
+        self.cancel_reason = ""
+        self.tools: dict[str, Tool] = {}
+        self._save_lock = asyncio.Lock()
+        self._body: asyncio.Task[None] | None = None
+        self._segment_started = time.monotonic()
+        self._base_duration_ms = run.metrics.duration_ms
+        self.task: asyncio.Task[Run] | None = None
+
+    # control, callable from any task in this process
+
+    def request_pause(self) -> None:
+        self.pause_requested = True
+
+    def stop(self, reason: StopReason, message: str = "") -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.cancel_reason = message
+        if self._body is not None:
+            self._body.cancel()
+
+    # lifecycle
+
+    async def execute(self) -> Run:
+        LIVE_RUNS.add(self.run.id)
+        stop_watching = asyncio.Event()
+        watcher = asyncio.create_task(self._watch_control(stop_watching))
+        self._body = asyncio.create_task(self._drive())
+        if self.stop_reason is not None:
+            self._body.cancel()
+        try:
+            await self._body
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # We ourselves are being cancelled (event loop shutting down): no clean end.
+                self.stop_reason = "shutdown"
+                self._body.cancel()
+                await self._finish_stopped()
+                raise
+            await self._finish_stopped()
+        except ProviderError as exc:
+            await self._fail(exc.error_type, exc.message)
+        except MaxStepsExceeded as exc:
+            await self._fail("max_steps_exceeded", exc.message)
+        except AgioError as exc:
+            await self._fail(type(exc).__name__, exc.message)
+        except Exception as exc:
+            log.exception("run %s failed unexpectedly", self.run.id)
+            await self._fail("internal_error", f"{type(exc).__name__}: {exc}")
+        finally:
+            stop_watching.set()
+            await watcher
+            LIVE_RUNS.discard(self.run.id)
+            self.log.close()
+        return self.run
+
+    async def _finish_stopped(self) -> None:
+        if self.stop_reason == "shutdown":
+            await self._interrupt()
+        else:
+            await self._cancel()
+
+    async def _watch_control(self, stop: asyncio.Event) -> None:
+        """Poll the store for pause/cancel asked by other processes, and keep a heartbeat."""
+        last_beat = time.monotonic()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), CONTROL_POLL_S)
+            if stop.is_set():
+                return
+            try:
+                request = await self.store.get_control(self.run.id)
+                if request is not None and request.action == "cancel":
+                    self.stop("cancel", request.reason or "cancelled")
+                elif request is not None and request.action == "pause":
+                    self.request_pause()
+                if time.monotonic() - last_beat >= HEARTBEAT_EVERY_S:
+                    last_beat = time.monotonic()
+                    await self._save()
+            except AgioError as exc:
+                log.warning("run %s: control check failed: %s", self.run.id, exc)
+
+    # the loop
+
+    async def _drive(self) -> None:
+        _, model_name = split_model(self.agent.model)
+        provider = get_provider(self.agent.model, self.settings)
+        self.tools = resolve_tools(self.agent.tools)
+        if self.mode == "start":
+            await self.log.emit(
+                "run_started",
+                run_id=self.run.id,
+                agent_id=self.run.agent_id,
+                session_id=self.run.session_id,
+                parent_run_id=self.run.parent_run_id,
+                from_checkpoint_id=self.run.from_checkpoint_id,
+            )
+        else:
+            await self.log.emit("run_resumed", checkpoint_id=self.resumed_from)
+        if self.first_checkpoint is not None:
+            kind, description = self.first_checkpoint
+            await self._checkpoint(kind, description)
+
+        while True:
+            pending = pending_tool_calls(self.messages)
+            if pending:
+                for call in pending:
+                    if self.pause_requested:
+                        return await self._pause()
+                    await self._call_tool(call)
+                await self._checkpoint()
+                continue
+            if self.pause_requested:
+                return await self._pause()
+            if self.run.metrics.steps >= self.agent.max_steps:
+                raise MaxStepsExceeded(
+                    f"the agent used its {self.agent.max_steps} steps without a final answer "
+                    "(raise max_steps to allow more)"
+                )
+            response = await self._model_step(provider, model_name)
+            if not response.tool_calls:
+                await self._checkpoint()
+                return await self._complete(response.content)
+
+    async def _model_step(self, provider: Any, model_name: str) -> ModelResponse:
+        self.step += 1
+        self.run.metrics.steps += 1
+        self.partial = []
+        await self.log.emit("step_started", step=self.step)
+        request = ModelRequest(
+            model=model_name,
+            messages=self.messages,
+            tools=[tool.openai_schema() for tool in self.tools.values()],
+            params=self.agent.model_params,
+        )
+        response: ModelResponse | None = None
+        async for part in provider.stream(request):
+            match part:
+                case TextDelta(content=content):
+                    if self.run.metrics.first_token_ms is None:
+                        self.run.metrics.first_token_ms = self._elapsed_ms()
+                    self.partial.append(content)
+                    await self.log.emit("content_delta", content=content, step=self.step)
+                case ModelResponse():
+                    response = part
+        if response is None:
+            raise ProviderError("the model stream ended without a response", "stream_error")
+        self.messages.append(response.to_message())
+        usage = response.usage
+        metrics = self.run.metrics
+        metrics.prompt_tokens += usage.prompt_tokens
+        metrics.completion_tokens += usage.completion_tokens
+        metrics.total_tokens += usage.total_tokens
+        await self.log.emit(
+            "usage",
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+            step=self.step,
+        )
+        return response
+
+    async def _call_tool(self, call: dict[str, Any]) -> None:
+        function = call.get("function", {})
+        name, arguments = function.get("name", ""), function.get("arguments") or "{}"
+        await self.log.emit(
+            "tool_call_started",
+            tool_call_id=call["id"],
+            name=name,
+            arguments=arguments,
+            step=self.step,
+        )
+        started = time.monotonic()
+        tool = self.tools.get(name)
+        if tool is None:
+            content, is_error = f"unknown tool {name!r}: this agent has {sorted(self.tools)}", True
+        else:
+            result = await tool.call(arguments)
+            content, is_error = result.content, result.is_error
+        duration_ms = int((time.monotonic() - started) * 1000)
+        self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": content})
+        self.run.metrics.tool_calls += 1
+        await self.log.emit(
+            "tool_call_completed",
+            tool_call_id=call["id"],
+            name=name,
+            result=content,
+            is_error=is_error,
+            duration_ms=duration_ms,
+            step=self.step,
+        )
+
+    # checkpoints and persistence
+
+    def _elapsed_ms(self) -> int:
+        return int((time.monotonic() - self._segment_started) * 1000)
+
+    async def _save(self) -> None:
+        async with self._save_lock:
+            self.run.metrics.duration_ms = self._base_duration_ms + self._elapsed_ms()
+            self.run.updated_at = self.run.heartbeat_at = utcnow()
+            await self.store.save_run(self.run.model_copy(deep=True))
+
+    async def _checkpoint(self, kind: CheckpointKind = "auto", description: str = "") -> str:
+        base = self.last_checkpoint
+        record = CheckpointRecord(
+            id=checkpoint_id(self.run.id, self.run.checkpoint_count),
+            run_id=self.run.id,
+            step=self.step,
+            kind=kind,
+            description=description,
+            agent=self.agent,
+            metrics=self.run.metrics.model_dump(),
+            parent_checkpoint_id=base.id if base else None,
+            base_id=base.id if base else None,
+            base_len=self.checkpointed if base else 0,
+            new_messages=[dict(m) for m in self.messages[self.checkpointed if base else 0 :]],
+        )
+        await self.store.sync_events(self.run.id)
+        await self.store.put_checkpoint(record)
+        self.run.checkpoint_count += 1
+        self.run.last_checkpoint_id = record.id
+        self.last_checkpoint = record
+        self.checkpointed = len(self.messages)
+        await self._save()
+        await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
+        return record.id
+
+    async def _finish(self, status: str, **changes: Any) -> None:
+        self.run.status = status  # type: ignore[assignment]
+        self.run.owner = None
+        self.run.finished_at = utcnow() if status in {"completed", "failed", "cancelled"} else None
+        for key, value in changes.items():
+            setattr(self.run, key, value)
+        await self._save()
+        await self.store.clear_control(self.run.id)
+
+    async def _complete(self, content: str) -> None:
+        await self._finish("completed", response=content)
+        await self.log.emit(
+            "run_completed", response=content, metrics=self.run.metrics.model_dump()
+        )
+        await self.store.sync_events(self.run.id)
+
+    async def _pause(self) -> None:
+        if self.last_checkpoint is None or self.checkpointed != len(self.messages):
+            await self._checkpoint(description="paused")
+        await self._finish("paused")
+        await self.log.emit("run_paused", checkpoint_id=self.run.last_checkpoint_id)
+        await self.store.sync_events(self.run.id)
+
+    async def _cancel(self) -> None:
+        partial = "".join(self.partial) or None
+        await self._finish("cancelled", response=partial)
+        await self.log.emit("run_cancelled", reason=self.cancel_reason or "cancelled")
+        await self.store.sync_events(self.run.id)
+
+    async def _interrupt(self) -> None:
+        # The process is going away: the last checkpoint is the state to resume from.
+        await self._finish("interrupted")
+        await self.store.sync_events(self.run.id)
+
+    async def _fail(self, error_type: str, message: str) -> None:
+        partial = "".join(self.partial) or None
+        await self._finish(
+            "failed", error=RunError(type=error_type, message=message), response=partial
+        )
+        await self.log.emit("run_failed", error={"type": error_type, "message": message})
+        await self.store.sync_events(self.run.id)

@@ -1,0 +1,129 @@
+"""Agents: what they are, and how they are read from YAML files."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._time import utcnow
+from .errors import InvalidInputError
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]+/\S+$")
+DEFAULT_AGENT_ID = "assistant"
+
+
+class AgentSpec(BaseModel):
+    """The user-editable part of an agent: what a YAML file or a create request holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str = ""
+    description: str = ""
+    model: str
+    model_params: dict[str, Any] = Field(default_factory=dict)
+    system_prompt: str = "You are a helpful assistant."
+    tools: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    max_steps: int = Field(default=10, ge=1, le=10_000)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("must be a slug: lowercase letters, digits, '-' or '_' (max 63)")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model_ref(cls, value: str) -> str:
+        if not MODEL_REF.match(value):
+            raise ValueError("must look like 'provider/model', e.g. 'openai/gpt-4o-mini'")
+        return value
+
+
+class Agent(AgentSpec):
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+def default_agent(model: str) -> Agent:
+    return Agent(
+        id=DEFAULT_AGENT_ID,
+        name="Assistant",
+        description="The default agent. Uses AGIO_DEFAULT_MODEL, else the offline demo model.",
+        model=model,
+        system_prompt="You are a helpful assistant.",
+        tools=["calculator", "current_time"],
+        tags=["default"],
+    )
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def substitute_env(text: str, env: dict[str, str] | None = None, *, source: str = "") -> str:
+    """Replace `${VAR}` and `${VAR:-default}`; an unset variable without default is an error."""
+    env = dict(os.environ) if env is None else env
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise InvalidInputError(f"{source}: environment variable ${{{name}}} is not set")
+
+    return _VAR.sub(replace, text)
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        reason = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{where}: {reason}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def parse_agent_spec(data: Any, *, source: str) -> AgentSpec:
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{source}: expected a mapping of agent fields")
+    try:
+        return AgentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(format_validation_error(exc, source)) from None
+
+
+def load_agent_yaml(text: str, *, source: str = "<yaml>") -> AgentSpec:
+    import yaml
+
+    text = substitute_env(text, source=source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidInputError(f"{source}: invalid YAML{where}: {problem}") from None
+    return parse_agent_spec(data, source=source)
+
+
+def load_agent_file(path: Path) -> AgentSpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path}: not a UTF-8 text file") from None
+    return load_agent_yaml(text, source=str(path))

@@ -1,0 +1,44 @@
+"""Identifiers. Their shapes are checked before any lookup, so an id can never be a path."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from .errors import NotFoundError
+
+RUN_ID = re.compile(r"^run_([0-9a-f]{16})$")
+CHECKPOINT_ID = re.compile(r"^ck_([0-9a-f]{16})_(\d{4,9})$")
+SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def new_run_id() -> str:
+    return f"run_{secrets.token_hex(8)}"
+
+
+def new_session_id() -> str:
+    return f"sess_{secrets.token_hex(8)}"
+
+
+def checkpoint_id(run_id: str, number: int) -> str:
+    """Checkpoint ids embed their run, so a file store finds one without a global index."""
+    return f"ck_{check_run_id(run_id)[4:]}_{number:04d}"
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID.match(run_id):
+        raise NotFoundError(f"run not found: {run_id!r}")
+    return run_id
+
+
+def check_checkpoint_id(checkpoint_id: str) -> str:
+    if not CHECKPOINT_ID.match(checkpoint_id):
+        raise NotFoundError(f"checkpoint not found: {checkpoint_id!r}")
+    return checkpoint_id
+
+
+def run_of_checkpoint(checkpoint_id: str) -> str:
+    match = CHECKPOINT_ID.match(checkpoint_id)
+    if not match:
+        raise NotFoundError(f"checkpoint not found: {checkpoint_id!r}")
+    return f"run_{match.group(1)}"

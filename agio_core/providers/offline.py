@@ -1,0 +1,134 @@
+"""`offline/demo`: the embedded model that needs no key and no network.
+
+It is deterministic and simple on purpose: it streams word by word (`model_params.delay_ms`,
+default 20 ms, so pause and cancel can be tried by hand), calls `calculator` for arithmetic and
+`current_time` for time questions, counts (`count to 50`) for long streams, and otherwise
+answers from the conversation while saying that it is the offline model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..settings import Settings
+from ._base import Message, ModelRequest, ModelResponse, StreamPart, TextDelta, ToolCall, Usage
+
+DEFAULT_DELAY_MS = 20
+MAX_COUNT = 100_000
+_EXPRESSION = re.compile(
+    r"(?:sqrt|abs|round)?\(?-?\d[\d.]*(?:\s*(?:\*\*|[-+*/^×÷%])\s*\(?-?(?:sqrt\()?\d[\d.]*\)*)+\)*"
+)
+_TIME_QUESTION = re.compile(r"\b(time|date|today|what day)\b", re.IGNORECASE)
+_COUNT = re.compile(r"\bcount (?:to|up to) (\d+)\b", re.IGNORECASE)
+_NAME_STATEMENT = re.compile(r"\bmy name is ([A-Z][\w-]*)", re.IGNORECASE)
+_NAME_QUESTION = re.compile(r"\bwhat(?:'s| is) my name\b", re.IGNORECASE)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _text_of(message: Message) -> str:
+    content = message.get("content")
+    return content if isinstance(content, str) else ""
+
+
+class OfflineProvider:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
+        delay = float(request.params.get("delay_ms", DEFAULT_DELAY_MS)) / 1000
+        tool_names = {t["function"]["name"] for t in request.tools}
+        content, calls = self._decide(request.messages, tool_names)
+        for word in re.findall(r"\S+\s*", content):
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield TextDelta(word)
+        if delay == 0:
+            await asyncio.sleep(0)  # stay cancellable even at full speed
+        prompt_tokens = sum(_words(_text_of(m)) for m in request.messages)
+        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=max(_words(content), 1))
+        yield ModelResponse(content=content, tool_calls=calls, usage=usage)
+
+    def _decide(self, messages: list[Message], tool_names: set[str]) -> tuple[str, list[ToolCall]]:
+        last = messages[-1] if messages else {"role": "user", "content": ""}
+        if last.get("role") == "tool":
+            return self._summarise_tool_results(messages), []
+        question = _text_of(last)
+        call_id = f"call_{len(messages)}"
+
+        expressions = [e.strip() for e in _EXPRESSION.findall(question)]
+        if expressions:
+            if "calculator" not in tool_names:
+                return (
+                    "That looks like arithmetic, but this agent has no `calculator` tool, "
+                    "and the offline model does not guess at numbers.",
+                    [],
+                )
+            return "", [
+                ToolCall(f"{call_id}_{i}", "calculator", json.dumps({"expression": e}))
+                for i, e in enumerate(expressions)
+            ]
+        if _TIME_QUESTION.search(question) and "current_time" in tool_names:
+            return "", [ToolCall(f"{call_id}_0", "current_time", json.dumps({"timezone": "UTC"}))]
+        if count := _COUNT.search(question):
+            n = min(int(count.group(1)), MAX_COUNT)
+            return " ".join(str(i) for i in range(1, n + 1)) + ".", []
+        if _NAME_QUESTION.search(question):
+            for message in reversed(messages[:-1]):
+                if message.get("role") == "user" and (
+                    m := _NAME_STATEMENT.search(_text_of(message))
+                ):
+                    return f"Your name is {m.group(1)}.", []
+            return "You have not told me your name yet.", []
+        return self._default_answer(messages, question), []
+
+    @staticmethod
+    def _summarise_tool_results(messages: list[Message]) -> str:
+        calls: dict[str, dict[str, Any]] = {}
+        for message in messages:
+            for call in message.get("tool_calls") or []:
+                calls[call["id"]] = call["function"]
+        lines = []
+        for message in messages[::-1]:
+            if message.get("role") != "tool":
+                break
+            call = calls.get(message.get("tool_call_id", ""), {"name": "tool", "arguments": "{}"})
+            result = _text_of(message)
+            if result.startswith(("invalid", "ValueError", "Error")) or "Error:" in result:
+                lines.append(f"The {call['name']} tool reported an error: {result}")
+            elif call["name"] == "calculator":
+                expression = json.loads(call.get("arguments") or "{}").get("expression", "")
+                lines.append(f"{expression} = {result}")
+            elif call["name"] == "current_time":
+                lines.append(f"The current time is {result}")
+            else:
+                lines.append(f"{call['name']} returned: {result}")
+        return ". ".join(reversed(lines)).rstrip(".") + "."
+
+    @staticmethod
+    def _default_answer(messages: list[Message], question: str) -> str:
+        system = next((_text_of(m) for m in messages if m.get("role") == "system"), "")
+        turns = sum(1 for m in messages if m.get("role") == "user")
+        quoted = question.strip().replace("\n", " ")
+        if len(quoted) > 200:
+            quoted = quoted[:200] + "…"
+        parts = [
+            "I am agio's offline demo model: I run without a network or an API key, "
+            "so my answers are simple and deterministic.",
+            f'You said: "{quoted}".' if quoted else "You sent an empty message.",
+        ]
+        if turns > 1:
+            parts.append(f"This is message {turns} of our conversation.")
+        if system:
+            parts.append(f'My instructions are: "{system[:120]}".')
+        parts.append(
+            "Try arithmetic (What is 12*7?), the time, or 'count to 20'; "
+            "set AGIO_DEFAULT_MODEL=openai/<model> for a real model."
+        )
+        return " ".join(parts)

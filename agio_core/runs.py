@@ -1,0 +1,70 @@
+"""Runs: one user message to one agent and everything the agent does until it answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ._time import utcnow
+
+RunStatus = Literal["running", "paused", "completed", "failed", "cancelled", "interrupted"]
+RUN_STATUSES: tuple[RunStatus, ...] = (
+    "running",
+    "paused",
+    "completed",
+    "failed",
+    "cancelled",
+    "interrupted",
+)
+FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+RESUMABLE: frozenset[str] = frozenset({"paused", "interrupted"})
+
+
+class RunMetrics(BaseModel):
+    duration_ms: int = 0
+    steps: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    first_token_ms: int | None = None
+
+
+class RunError(BaseModel):
+    type: str
+    message: str
+
+
+class Run(BaseModel):
+    id: str
+    agent_id: str
+    session_id: str
+    status: RunStatus = "running"
+    input: str
+    response: str | None = None
+    error: RunError | None = None
+    metrics: RunMetrics = Field(default_factory=RunMetrics)
+    parent_run_id: str | None = None
+    from_checkpoint_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    # Which process drives the run and when it last said so; how dead owners are found.
+    owner: str | None = None
+    heartbeat_at: datetime | None = None
+    checkpoint_count: int = 0
+    last_checkpoint_id: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"owner", "heartbeat_at"})
+
+
+class ControlRequest(BaseModel):
+    """A pause or cancel asked for by any process; the run's owner acts on it."""
+
+    action: Literal["pause", "cancel"]
+    reason: str = ""
+    requested_at: datetime = Field(default_factory=utcnow)
+    requested_by: str = ""

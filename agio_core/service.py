@@ -1,0 +1,678 @@
+"""`Agio`: the one facade that the CLI, the TUI and the HTTP API all call.
+
+Everything is async. Runs started here are driven by background tasks of this process;
+runs driven by other processes are reached through the store (control requests, events
+log, heartbeats), so every method works whichever process owns the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from ._engine import EventLog, Runner, StartMode
+from ._time import utcnow
+from .agents import (
+    DEFAULT_AGENT_ID,
+    Agent,
+    AgentSpec,
+    default_agent,
+    load_agent_file,
+    parse_agent_spec,
+)
+from .checkpoints import (
+    AgentSnapshot,
+    Checkpoint,
+    CheckpointKind,
+    CheckpointRecord,
+    CheckpointSummary,
+    Message,
+    MessageDiff,
+    Modifications,
+    TreeNode,
+    diff_messages,
+)
+from .control import CONTROL_POLL_S, owner_alive, owner_id
+from .errors import ConflictError, InvalidInputError, NotFoundError
+from .events import Event
+from .ids import (
+    SESSION_ID,
+    check_checkpoint_id,
+    check_run_id,
+    checkpoint_id,
+    new_run_id,
+    new_session_id,
+)
+from .providers import split_model
+from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunMetrics
+from .settings import Settings
+from .store import Store, open_store
+from .tools._registry import check_tool_names
+
+log = logging.getLogger("agio")
+T = TypeVar("T")
+CONTROL_WAIT_S = 10.0
+
+
+class Page(BaseModel, Generic[T]):
+    total: int
+    items: list[T]
+    limit: int
+    offset: int
+
+
+class RunHandle:
+    """A run started or resumed by this process: its events as they happen, and its end."""
+
+    def __init__(self, agio: Agio, runner: Runner) -> None:
+        self._agio = agio
+        self._runner = runner
+        self.run_id = runner.run.id
+
+    def events(self, after_seq: int = 0) -> AsyncIterator[Event]:
+        return self._agio.events(self.run_id, after_seq=after_seq)
+
+    async def wait(self) -> Run:
+        assert self._runner.task is not None
+        return await asyncio.shield(self._runner.task)
+
+    async def cancel(self, reason: str = "cancelled by user") -> Run:
+        return await self._agio.cancel_run(self.run_id, reason=reason)
+
+    async def pause(self) -> Run:
+        return await self._agio.pause_run(self.run_id)
+
+
+def _check_model(model: str) -> None:
+    split_model(model)
+
+
+class Agio:
+    def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
+        self.settings = settings or Settings()
+        self.store = store or open_store(self.settings)
+        self._runners: dict[str, Runner] = {}
+        self._opened = False
+
+    async def __aenter__(self) -> Agio:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        if not self._opened:
+            await self.store.open()
+            self._opened = True
+
+    async def close(self) -> None:
+        """Stop the runs this process drives: each is left `interrupted` at its last checkpoint."""
+        runners = list(self._runners.values())
+        for runner in runners:
+            runner.stop("shutdown")
+        for runner in runners:
+            if runner.task is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await runner.task
+        await self.store.close()
+        self._opened = False
+
+    # agents
+
+    def _default_agent(self) -> Agent:
+        return default_agent(self.settings.default_model)
+
+    async def get_agent(self, agent_id: str) -> Agent:
+        agent = await self.store.get_agent(agent_id)
+        if agent is None and agent_id == DEFAULT_AGENT_ID:
+            return self._default_agent()
+        if agent is None:
+            raise NotFoundError(f"agent not found: {agent_id!r}")
+        return agent
+
+    async def list_agents(
+        self, tag: str | None = None, limit: int = 20, offset: int = 0
+    ) -> Page[Agent]:
+        agents = await self.store.list_agents(tag)
+        if not any(a.id == DEFAULT_AGENT_ID for a in agents):
+            default = self._default_agent()
+            if tag is None or tag in default.tags:
+                agents = sorted([*agents, default], key=lambda a: a.id)
+        return Page(
+            total=len(agents), items=agents[offset : offset + limit], limit=limit, offset=offset
+        )
+
+    @staticmethod
+    def _validated(spec: AgentSpec | dict[str, Any], source: str) -> AgentSpec:
+        parsed = spec if isinstance(spec, AgentSpec) else parse_agent_spec(spec, source=source)
+        _check_model(parsed.model)
+        check_tool_names(parsed.tools)
+        return parsed
+
+    async def create_agent(
+        self, spec: AgentSpec | dict[str, Any], *, replace: bool = False
+    ) -> Agent:
+        parsed = self._validated(spec, "agent")
+        existing = await self.store.get_agent(parsed.id)
+        if existing is not None and not replace:
+            raise ConflictError(f"agent {parsed.id!r} already exists")
+        created_at = existing.created_at if existing else utcnow()
+        agent = Agent(**parsed.model_dump(), created_at=created_at, updated_at=utcnow())
+        await self.store.put_agent(agent)
+        return agent
+
+    async def update_agent(self, agent_id: str, spec: AgentSpec | dict[str, Any]) -> Agent:
+        data = spec.model_dump() if isinstance(spec, AgentSpec) else dict(spec)
+        data.setdefault("id", agent_id)
+        if data["id"] != agent_id:
+            raise InvalidInputError(f"id: cannot change an agent's id ({agent_id!r})")
+        current = await self.get_agent(agent_id)
+        parsed = self._validated(data, "agent")
+        agent = Agent(**parsed.model_dump(), created_at=current.created_at, updated_at=utcnow())
+        await self.store.put_agent(agent)
+        return agent
+
+    async def delete_agent(self, agent_id: str) -> None:
+        if not await self.store.delete_agent(agent_id):
+            if agent_id == DEFAULT_AGENT_ID:
+                raise ConflictError(
+                    "the default agent 'assistant' is built in and cannot be deleted"
+                )
+            raise NotFoundError(f"agent not found: {agent_id!r}")
+
+    async def create_agent_from_file(self, path: Any, *, replace: bool = False) -> Agent:
+        from pathlib import Path
+
+        return await self.create_agent(load_agent_file(Path(path)), replace=replace)
+
+    # runs: reading
+
+    async def _reconciled(self, run: Run) -> Run:
+        """A `running` run whose owner is gone is `interrupted`: say so, durably."""
+        if run.status != "running" or owner_alive(run):
+            return run
+        updated = await self.store.transition_run(
+            run.id,
+            {"running"},
+            lambda current: (
+                {"status": "interrupted", "owner": None} if current.owner == run.owner else {}
+            ),
+        )
+        return updated or run
+
+    async def get_run(self, run_id: str) -> Run:
+        run = await self.store.get_run(check_run_id(run_id))
+        if run is None:
+            raise NotFoundError(f"run not found: {run_id!r}")
+        return await self._reconciled(run)
+
+    async def list_runs(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+        session_id: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Page[Run]:
+        if status is not None and status not in RUN_STATUSES:
+            raise InvalidInputError(f"status: must be one of {', '.join(RUN_STATUSES)}")
+        if status in {"running", "interrupted"}:
+            # The listing says `running` for runs whose process died; find those first.
+            _, running = await self.store.list_runs(status="running", limit=10_000)
+            for run in running:
+                await self._reconciled(run)
+        total, runs = await self.store.list_runs(
+            agent_id=agent_id, status=status, session_id=session_id, limit=limit, offset=offset
+        )
+        items = [await self._reconciled(run) for run in runs]
+        return Page(total=total, items=items, limit=limit, offset=offset)
+
+    async def latest_session(self) -> str | None:
+        _, runs = await self.store.list_runs(limit=1)
+        return runs[0].session_id if runs else None
+
+    async def events(
+        self, run_id: str, *, after_seq: int = 0, follow: bool = True
+    ) -> AsyncIterator[Event]:
+        """The run's events after `after_seq`; with `follow`, wait for more until it stops."""
+        await self.get_run(run_id)
+        runner = self._runners.get(run_id)
+        if runner is not None and follow:
+            for event in await self.store.read_events(run_id, after_seq):
+                if event.seq >= runner.log.first_seq:
+                    break
+                yield event
+                after_seq = event.seq
+            async for event in runner.log.follow(after_seq):
+                yield event
+            return
+        while True:
+            for event in await self.store.read_events(run_id, after_seq):
+                yield event
+                after_seq = event.seq
+            if not follow:
+                return
+            run = await self.get_run(run_id)
+            if run.status != "running":
+                for event in await self.store.read_events(run_id, after_seq):
+                    yield event
+                return
+            if run_id in self._runners:  # started here meanwhile (resumed): follow it live
+                async for event in self.events(run_id, after_seq=after_seq):
+                    yield event
+                return
+            await asyncio.sleep(CONTROL_POLL_S)
+
+    # runs: starting
+
+    def _launch(
+        self,
+        run: Run,
+        agent: AgentSnapshot,
+        messages: list[Message],
+        *,
+        step: int,
+        base: CheckpointRecord | None,
+        checkpointed: int,
+        last_seq: int,
+        mode: StartMode,
+        first_checkpoint: tuple[CheckpointKind, str] | None,
+        resumed_from: str | None = None,
+    ) -> RunHandle:
+        runner = Runner(
+            settings=self.settings,
+            store=self.store,
+            run=run,
+            agent=agent,
+            messages=messages,
+            step=step,
+            last_checkpoint=base,
+            checkpointed=checkpointed,
+            log=EventLog(run.id, self.store, last_seq),
+            mode=mode,
+            first_checkpoint=first_checkpoint,
+            resumed_from=resumed_from,
+        )
+        self._runners[run.id] = runner
+        runner.task = asyncio.create_task(runner.execute(), name=f"agio-run-{run.id}")
+        runner.task.add_done_callback(lambda _: self._runners.pop(run.id, None))
+        return RunHandle(self, runner)
+
+    async def start_chat(
+        self, agent_id: str, message: str, *, session_id: str | None = None
+    ) -> RunHandle:
+        """Start a run answering `message`; with `session_id`, continue that conversation."""
+        agent = await self.get_agent(agent_id)
+        _check_model(agent.model)
+        if session_id is not None and not SESSION_ID.match(session_id):
+            raise InvalidInputError(
+                "session_id: letters, digits, '_', '.', ':' or '-' (max 64 characters)"
+            )
+        history: list[Message] = []
+        base: CheckpointRecord | None = None
+        if session_id is not None:
+            _, previous = await self.store.list_runs(session_id=session_id, limit=1)
+            if previous:
+                last = await self._reconciled(previous[0])
+                if last.status == "running":
+                    raise ConflictError(
+                        f"session {session_id!r} is busy: run {last.id} is still running"
+                    )
+                if last.last_checkpoint_id:
+                    base = await self._checkpoint_record(last.last_checkpoint_id)
+                    history = [
+                        m for m in await self._messages_of(base) if m.get("role") != "system"
+                    ]
+        snapshot = AgentSnapshot(
+            agent_id=agent.id,
+            model=agent.model,
+            model_params=agent.model_params,
+            system_prompt=agent.system_prompt,
+            tools=agent.tools,
+            max_steps=agent.max_steps,
+        )
+        messages: list[Message] = [{"role": "system", "content": agent.system_prompt}]
+        messages += [*history, {"role": "user", "content": message}]
+        run = Run(
+            id=new_run_id(),
+            agent_id=agent.id,
+            session_id=session_id or new_session_id(),
+            input=message,
+            owner=owner_id(),
+            heartbeat_at=utcnow(),
+        )
+        await self.store.create_run(run)
+        return self._launch(
+            run,
+            snapshot,
+            messages,
+            step=0,
+            base=None,
+            checkpointed=0,
+            last_seq=0,
+            mode="start",
+            first_checkpoint=("auto", ""),
+        )
+
+    async def chat(self, agent_id: str, message: str, *, session_id: str | None = None) -> Run:
+        handle = await self.start_chat(agent_id, message, session_id=session_id)
+        return await handle.wait()
+
+    # runs: control
+
+    async def _wait_for_status(self, run_id: str, statuses: set[str], timeout: float) -> Run:
+        runner = self._runners.get(run_id)
+        if runner is not None and runner.task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(runner.task), timeout)
+            return await self.get_run(run_id)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            run = await self.get_run(run_id)
+            if run.status in statuses or asyncio.get_running_loop().time() > deadline:
+                return run
+            await asyncio.sleep(CONTROL_POLL_S / 2)
+
+    async def pause_run(self, run_id: str, *, wait: float = CONTROL_WAIT_S) -> Run:
+        """Ask the run to pause at its next safe point; wait up to `wait` s for it to do so."""
+        run = await self.get_run(run_id)
+        if run.status != "running":
+            raise ConflictError(f"run {run_id} is {run.status}; only a running run can be paused")
+        await self.store.request_control(
+            run_id, ControlRequest(action="pause", requested_by=owner_id())
+        )
+        if runner := self._runners.get(run_id):
+            runner.request_pause()
+        if wait <= 0:
+            return run
+        return await self._wait_for_status(run_id, {"paused", *FINISHED, "interrupted"}, wait)
+
+    async def cancel_run(
+        self, run_id: str, *, reason: str = "cancelled by user", wait: float = CONTROL_WAIT_S
+    ) -> Run:
+        run = await self.get_run(run_id)
+        if run.status in FINISHED:
+            raise ConflictError(f"run {run_id} is already {run.status}")
+        if run.status in RESUMABLE:
+            # Nobody drives it: cancel it here, atomically against a concurrent resume.
+            cancelled = await self.store.transition_run(
+                run_id,
+                RESUMABLE,
+                {"status": "cancelled", "finished_at": utcnow(), "updated_at": utcnow()},
+            )
+            if cancelled is None:
+                return await self.cancel_run(run_id, reason=reason, wait=wait)
+            last = await self.store.read_events(run_id)
+            log_ = EventLog(run_id, self.store, last[-1].seq if last else 0)
+            await log_.emit("run_cancelled", reason=reason)
+            await self.store.sync_events(run_id)
+            return cancelled
+        await self.store.request_control(
+            run_id, ControlRequest(action="cancel", reason=reason, requested_by=owner_id())
+        )
+        if runner := self._runners.get(run_id):
+            runner.stop("cancel", reason)
+        if wait <= 0:
+            return run
+        return await self._wait_for_status(run_id, {*FINISHED, "interrupted"}, wait)
+
+    async def resume_run(self, run_id: str) -> RunHandle:
+        """Continue a paused or interrupted run from its last checkpoint, in this process."""
+        run = await self.get_run(run_id)
+        if run.status not in RESUMABLE:
+            raise ConflictError(
+                f"run {run_id} is {run.status}; only a paused or interrupted run can be resumed"
+            )
+        if run.last_checkpoint_id is None:
+            raise ConflictError(f"run {run_id} has no checkpoint to resume from")
+        claimed = await self.store.transition_run(run_id, RESUMABLE, self._claim())
+        if claimed is None:
+            raise ConflictError(f"run {run_id} was resumed or cancelled by someone else")
+        await self.store.clear_control(run_id)
+        record = await self._checkpoint_record(run.last_checkpoint_id)
+        messages = await self._messages_of(record)
+        return await self._continue(
+            claimed, record, record.agent, messages, same_state=True, mode="resume"
+        )
+
+    @staticmethod
+    def _claim() -> dict[str, Any]:
+        return {
+            "status": "running",
+            "owner": owner_id(),
+            "heartbeat_at": utcnow(),
+            "updated_at": utcnow(),
+            "finished_at": None,
+            "error": None,
+        }
+
+    async def _continue(
+        self,
+        run: Run,
+        source: CheckpointRecord,
+        agent: AgentSnapshot,
+        messages: list[Message],
+        *,
+        same_state: bool,
+        mode: StartMode,
+        first_checkpoint: tuple[CheckpointKind, str] | None = None,
+    ) -> RunHandle:
+        events = await self.store.read_events(run.id)
+        if same_state:
+            base, checkpointed = source, len(messages)
+        else:
+            # Store the new state as a delta of the source wherever the two agree.
+            source_messages = await self._messages_of(source)
+            common = 0
+            for left, right in zip(source_messages, messages, strict=False):
+                if left != right:
+                    break
+                common += 1
+            base, checkpointed = source, common
+        return self._launch(
+            run,
+            agent,
+            messages,
+            step=source.step,
+            base=base,
+            checkpointed=checkpointed,
+            last_seq=events[-1].seq if events else 0,
+            mode=mode,
+            first_checkpoint=first_checkpoint,
+            resumed_from=source.id,
+        )
+
+    # checkpoints
+
+    async def _checkpoint_record(self, checkpoint_id_: str) -> CheckpointRecord:
+        record = await self.store.get_checkpoint(check_checkpoint_id(checkpoint_id_))
+        if record is None:
+            raise NotFoundError(f"checkpoint not found: {checkpoint_id_!r}")
+        return record
+
+    async def _messages_of(self, record: CheckpointRecord) -> list[Message]:
+        """Rebuild the full history from the chain of deltas (iteratively: chains are long)."""
+        by_id: dict[str, CheckpointRecord] = {}
+        loaded_runs: set[str] = set()
+        chain = [record]
+        while chain[-1].base_id is not None:
+            base_id = chain[-1].base_id
+            if base_id not in by_id:
+                run_id = (await self._checkpoint_record(base_id)).run_id
+                if run_id not in loaded_runs:
+                    loaded_runs.add(run_id)
+                    by_id.update({r.id: r for r in await self.store.list_checkpoints(run_id)})
+            chain.append(by_id[base_id])
+        messages: list[Message] = []
+        for item in reversed(chain):
+            messages = messages[: item.base_len] + item.new_messages
+        return messages
+
+    async def list_checkpoints(self, run_id: str) -> list[CheckpointSummary]:
+        await self.get_run(run_id)
+        return [CheckpointSummary.of(r) for r in await self.store.list_checkpoints(run_id)]
+
+    async def get_checkpoint(self, checkpoint_id_: str) -> Checkpoint:
+        record = await self._checkpoint_record(checkpoint_id_)
+        summary = CheckpointSummary.of(record)
+        return Checkpoint(
+            **summary.model_dump(),
+            messages=await self._messages_of(record),
+            agent=record.agent,
+            metrics=record.metrics,
+        )
+
+    async def create_checkpoint(
+        self, run_id: str, *, description: str = "", tags: list[str] | None = None
+    ) -> CheckpointSummary:
+        """A manual checkpoint of the run's current state (the run must not be running)."""
+        run = await self.get_run(run_id)
+        if run.status == "running":
+            raise ConflictError(
+                f"run {run_id} is running and checkpoints itself after every step; "
+                "pause it to add a manual checkpoint"
+            )
+        if run.last_checkpoint_id is None:
+            raise ConflictError(f"run {run_id} has no state to checkpoint yet")
+        claimed = await self.store.transition_run(
+            run_id,
+            {s for s in RUN_STATUSES if s != "running"},
+            lambda current: {"checkpoint_count": current.checkpoint_count + 1},
+        )
+        if claimed is None:
+            raise ConflictError(f"run {run_id} started running; try again when it stops")
+        last = await self._checkpoint_record(claimed.last_checkpoint_id or run.last_checkpoint_id)
+        record = CheckpointRecord(
+            id=checkpoint_id(run_id, claimed.checkpoint_count - 1),
+            run_id=run_id,
+            step=last.step,
+            kind="manual",
+            description=description,
+            tags=tags or [],
+            agent=last.agent,
+            metrics=last.metrics,
+            parent_checkpoint_id=last.id,
+            base_id=last.id,
+            base_len=last.message_count,
+        )
+        await self.store.put_checkpoint(record)
+        return CheckpointSummary.of(record)
+
+    async def restore_checkpoint(
+        self,
+        checkpoint_id_: str,
+        *,
+        create_new_run: bool = True,
+        modifications: Modifications | dict[str, Any] | None = None,
+    ) -> RunHandle:
+        """Continue from a checkpoint: in a new run, or by rewinding its own run."""
+        mods = Modifications.parse(modifications)
+        if create_new_run:
+            return await self.fork_checkpoint(checkpoint_id_, modifications=mods)
+        source = await self._checkpoint_record(checkpoint_id_)
+        messages, agent = await self._continuation(source, mods)
+        run = await self.get_run(source.run_id)
+        if run.status == "running":
+            raise ConflictError(f"run {run.id} is running; pause or cancel it before rewinding it")
+        later = [
+            r.id
+            for r in await self.store.list_checkpoints(run.id)
+            if not r.superseded and _number(r.id) > _number(source.id)
+        ]
+        claimed = await self.store.transition_run(
+            run.id,
+            {s for s in RUN_STATUSES if s != "running"},
+            {**self._claim(), "response": None, "metrics": RunMetrics(**source.metrics)},
+        )
+        if claimed is None:
+            raise ConflictError(f"run {run.id} started running; try again when it stops")
+        await self.store.clear_control(run.id)
+        await self.store.mark_superseded(run.id, later)
+        return await self._continue(
+            claimed,
+            source,
+            agent,
+            messages,
+            same_state=False,
+            mode="resume",
+            first_checkpoint=("fork", f"restored from {source.id}"),
+        )
+
+    async def fork_checkpoint(
+        self, checkpoint_id_: str, *, modifications: Modifications | dict[str, Any] | None = None
+    ) -> RunHandle:
+        """Continue from a checkpoint in a new run; the source run is left untouched."""
+        mods = Modifications.parse(modifications)
+        source = await self._checkpoint_record(checkpoint_id_)
+        messages, agent = await self._continuation(source, mods)
+        parent = await self.get_run(source.run_id)
+        run = Run(
+            id=new_run_id(),
+            agent_id=parent.agent_id,
+            session_id=new_session_id(),
+            input=mods.modified_query or parent.input,
+            parent_run_id=parent.id,
+            from_checkpoint_id=source.id,
+            owner=owner_id(),
+            heartbeat_at=utcnow(),
+        )
+        await self.store.create_run(run)
+        return await self._continue(
+            run,
+            source,
+            agent,
+            messages,
+            same_state=False,
+            mode="start",
+            first_checkpoint=("fork", f"forked from {source.id}"),
+        )
+
+    async def _continuation(
+        self, source: CheckpointRecord, mods: Modifications
+    ) -> tuple[list[Message], AgentSnapshot]:
+        messages, agent = mods.apply(await self._messages_of(source), source.agent)
+        _check_model(agent.model)
+        if (
+            messages
+            and messages[-1].get("role") == "assistant"
+            and not messages[-1].get("tool_calls")
+        ):
+            # The state ends in a final answer: continuing means answering again.
+            messages = messages[:-1]
+        return messages, agent
+
+    async def checkpoint_tree(self, run_id: str) -> TreeNode:
+        """The fork tree that `run_id` belongs to, from its root run down."""
+        run = await self.get_run(run_id)
+        while run.parent_run_id is not None:
+            try:
+                run = await self.get_run(run.parent_run_id)
+            except NotFoundError:
+                break
+
+        async def node(of: Run) -> TreeNode:
+            _, children = await self.store.list_runs(parent_run_id=of.id, limit=10_000)
+            return TreeNode(
+                run_id=of.id,
+                status=of.status,
+                input=of.input,
+                from_checkpoint_id=of.from_checkpoint_id,
+                children=[await node(c) for c in sorted(children, key=lambda r: r.created_at)],
+            )
+
+        return await node(run)
+
+    async def diff_checkpoints(self, a: str, b: str) -> MessageDiff:
+        left, right = await self.get_checkpoint(a), await self.get_checkpoint(b)
+        return diff_messages(a, left.messages, b, right.messages)
+
+
+def _number(checkpoint_id_: str) -> int:
+    return int(checkpoint_id_.rsplit("_", 1)[1])

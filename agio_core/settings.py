@@ -1,0 +1,39 @@
+"""Configuration from the environment (`AGIO_` prefix) and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OFFLINE_MODEL = "offline/demo"
+
+
+def _default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("agio", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AGIO_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    home: Path = Field(default_factory=_default_home)
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AGIO_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = None
+    default_model: str = OFFLINE_MODEL
+    log_level: str = "WARNING"
+    database_url: str = ""
+    api_keys: SecretStr | None = None
+    server_url: str | None = None
+    cors_origins: str = ""
+
+    def api_key_list(self) -> list[str]:
+        if self.api_keys is None:
+            return []
+        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]

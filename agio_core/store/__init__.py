@@ -1,0 +1,30 @@
+"""Storage: one contract (`Store`), one module per backend."""
+
+from __future__ import annotations
+
+from ..errors import InvalidInputError
+from ..settings import Settings
+from ._base import Store
+
+
+def open_store(settings: Settings) -> Store:
+    url = settings.database_url.strip()
+    if not url:
+        from .tinydb import TinyDBStore
+
+        return TinyDBStore(settings.home)
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from .postgres import PostgresStore  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            raise InvalidInputError(
+                "AGIO_DATABASE_URL points at PostgreSQL, which this build does not support yet"
+            ) from None
+        store: Store = PostgresStore(url)
+        return store
+    raise InvalidInputError(
+        "AGIO_DATABASE_URL must be empty (embedded TinyDB) or a postgresql:// URL"
+    )
+
+
+__all__ = ["Store", "open_store"]

@@ -1,0 +1,110 @@
+"""The store contract. Every backend (TinyDB, PostgreSQL) implements exactly this.
+
+Rules every backend keeps:
+- A method returns only after its write is durable (acknowledged = on disk / committed).
+- Writing a checkpoint costs the same whatever the step and however many runs exist:
+  records hold only their new messages (see `CheckpointRecord`).
+- `transition_run` is the only way to change a run's status from outside its owner: it is
+  an atomic compare-and-set, so two processes can never both resume one run.
+- Events of one run are appended by one writer at a time (the run's owner) in `seq` order.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection
+from typing import Any
+
+from ..agents import Agent
+from ..checkpoints import CheckpointRecord
+from ..events import Event
+from ..runs import ControlRequest, Run
+
+# Either the fields to set, or a function of the current run returning them (read-modify-write).
+RunChanges = dict[str, Any] | Callable[[Run], dict[str, Any]]
+
+
+class Store(ABC):
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Create what is missing (directories, schema)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and file handles."""
+
+    # agents
+    @abstractmethod
+    async def get_agent(self, agent_id: str) -> Agent | None: ...
+
+    @abstractmethod
+    async def put_agent(self, agent: Agent) -> None: ...
+
+    @abstractmethod
+    async def delete_agent(self, agent_id: str) -> bool: ...
+
+    @abstractmethod
+    async def list_agents(self, tag: str | None = None) -> list[Agent]: ...
+
+    # runs
+    @abstractmethod
+    async def create_run(self, run: Run) -> None: ...
+
+    @abstractmethod
+    async def save_run(self, run: Run) -> None:
+        """Write the owner's view of a run (progress, metrics, final state)."""
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    @abstractmethod
+    async def transition_run(
+        self, run_id: str, expected: Collection[str], changes: RunChanges
+    ) -> Run | None:
+        """Atomically apply `changes` if the run's status is in `expected`; else None."""
+
+    @abstractmethod
+    async def list_runs(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+        session_id: str | None = None,
+        parent_run_id: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[int, list[Run]]:
+        """Newest first; returns (total matching, page)."""
+
+    # checkpoints
+    @abstractmethod
+    async def put_checkpoint(self, record: CheckpointRecord) -> None: ...
+
+    @abstractmethod
+    async def get_checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None: ...
+
+    @abstractmethod
+    async def list_checkpoints(self, run_id: str) -> list[CheckpointRecord]:
+        """In creation order."""
+
+    @abstractmethod
+    async def mark_superseded(self, run_id: str, checkpoint_ids: Collection[str]) -> None: ...
+
+    # events
+    @abstractmethod
+    async def append_events(self, run_id: str, events: list[Event]) -> None: ...
+
+    @abstractmethod
+    async def read_events(self, run_id: str, after_seq: int = 0) -> list[Event]: ...
+
+    @abstractmethod
+    async def sync_events(self, run_id: str) -> None:
+        """Make appended events durable (called before each checkpoint and at the end)."""
+
+    # cross-process control
+    @abstractmethod
+    async def request_control(self, run_id: str, request: ControlRequest) -> None: ...
+
+    @abstractmethod
+    async def get_control(self, run_id: str) -> ControlRequest | None: ...
+
+    @abstractmethod
+    async def clear_control(self, run_id: str) -> None: ...

@@ -1,0 +1,369 @@
+"""The embedded store: TinyDB under `AGIO_HOME`, safe for several processes.
+
+TinyDB as shipped rewrites its whole file on every write and knows nothing of other
+processes. So:
+- every file is written atomically (temp file, fsync, `os.replace`, fsync of the directory):
+  a crash or a full disk leaves the previous version intact;
+- writers of one file hold a file lock (`filelock`), so concurrent processes lose nothing;
+- data is sharded so a write never rewrites history: `index.json` (TinyDB: agents and the
+  run listing) changes only when an agent is saved or a run changes status; each run has
+  its own folder with `run.json`, one small file per checkpoint, an append-only
+  `events.jsonl` and a `control.json` that other processes write to pause or cancel it.
+
+    AGIO_HOME/
+      index.json, index.lock
+      runs/<run_id>/run.json, checkpoints/<checkpoint_id>.json, events.jsonl, control.json, lock
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import tempfile
+from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from filelock import FileLock, Timeout
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from ..agents import Agent
+from ..checkpoints import CheckpointRecord
+from ..errors import StoreError
+from ..events import Event
+from ..ids import check_checkpoint_id, check_run_id, run_of_checkpoint
+from ..runs import ControlRequest, Run
+from ._base import RunChanges, Store
+
+T = TypeVar("T")
+LOCK_TIMEOUT_S = 30.0
+INDEX_FIELDS = ("id", "agent_id", "session_id", "status", "created_at", "parent_run_id")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers see the old or the new file, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _store_error(exc, path) from exc
+
+
+def _store_error(exc: OSError, path: Path) -> StoreError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(f"disk full: cannot write {path}; nothing was changed")
+    return StoreError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError):
+        raise StoreError(f"{path} is not valid JSON; was it edited by hand?") from None
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that never leaves a half-written file behind."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        data: dict[str, dict[str, Any]] | None = _read_json(self.path)
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        write_atomic(self.path, json.dumps(data, separators=(",", ":")))
+
+    def close(self) -> None:
+        pass
+
+
+class TinyDBStore(Store):
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.runs_dir = self.home / "runs"
+        self.index_path = self.home / "index.json"
+
+    # plumbing
+
+    async def open(self) -> None:
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _store_error(exc, self.runs_dir) from exc
+
+    @staticmethod
+    async def _io(function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(function, *args)
+
+    @contextlib.contextmanager
+    def _locked(self, lock_path: Path) -> Iterator[None]:
+        try:
+            with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
+                yield
+        except Timeout:
+            raise StoreError(f"{lock_path} is locked by another process for too long") from None
+
+    @contextlib.contextmanager
+    def _index(self) -> Iterator[TinyDB]:
+        with self._locked(self.home / "index.lock"):
+            db = TinyDB(str(self.index_path), storage=AtomicJSONStorage)
+            try:
+                yield db
+            finally:
+                db.close()
+
+    def _index_read(self) -> TinyDB:
+        # Reads need no lock: files are only ever replaced whole.
+        return TinyDB(str(self.index_path), storage=AtomicJSONStorage)
+
+    def _run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / check_run_id(run_id)
+
+    def _run_lock(self, run_id: str) -> contextlib.AbstractContextManager[None]:
+        return self._locked(self._run_dir(run_id) / "lock")
+
+    # agents
+
+    async def get_agent(self, agent_id: str) -> Agent | None:
+        def read() -> Agent | None:
+            doc = self._index_read().table("agents").get(Query().id == agent_id)
+            return Agent.model_validate(doc) if doc else None
+
+        return await self._io(read)
+
+    async def put_agent(self, agent: Agent) -> None:
+        def write() -> None:
+            with self._index() as db:
+                db.table("agents").upsert(agent.model_dump(mode="json"), Query().id == agent.id)
+
+        await self._io(write)
+
+    async def delete_agent(self, agent_id: str) -> bool:
+        def delete() -> bool:
+            with self._index() as db:
+                return bool(db.table("agents").remove(Query().id == agent_id))
+
+        return await self._io(delete)
+
+    async def list_agents(self, tag: str | None = None) -> list[Agent]:
+        def read() -> list[Agent]:
+            table = self._index_read().table("agents")
+            docs = table.search(Query().tags.any([tag])) if tag else table.all()
+            return sorted((Agent.model_validate(d) for d in docs), key=lambda a: a.id)
+
+        return await self._io(read)
+
+    # runs
+
+    def _write_run(self, run: Run) -> None:
+        write_atomic(self._run_dir(run.id) / "run.json", run.model_dump_json())
+
+    def _index_run(self, run: Run) -> None:
+        entry = {
+            field: v for field, v in run.model_dump(mode="json").items() if field in INDEX_FIELDS
+        }
+        with self._index() as db:
+            db.table("runs").upsert(entry, Query().id == run.id)
+
+    def _read_run(self, run_id: str) -> Run | None:
+        data = _read_json(self._run_dir(run_id) / "run.json")
+        return Run.model_validate(data) if data else None
+
+    async def create_run(self, run: Run) -> None:
+        def create() -> None:
+            run_dir = self._run_dir(run.id)
+            try:
+                (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _store_error(exc, run_dir) from exc
+            with self._run_lock(run.id):
+                self._write_run(run)
+            self._index_run(run)
+
+        await self._io(create)
+
+    async def save_run(self, run: Run) -> None:
+        def save() -> None:
+            with self._run_lock(run.id):
+                previous = self._read_run(run.id)
+                self._write_run(run)
+            if previous is None or previous.status != run.status:
+                self._index_run(run)
+
+        await self._io(save)
+
+    async def get_run(self, run_id: str) -> Run | None:
+        check_run_id(run_id)
+        return await self._io(self._read_run, run_id)
+
+    async def transition_run(
+        self, run_id: str, expected: Collection[str], changes: RunChanges
+    ) -> Run | None:
+        def transition() -> Run | None:
+            if not self._run_dir(run_id).is_dir():
+                return None
+            with self._run_lock(run_id):
+                run = self._read_run(run_id)
+                if run is None or run.status not in expected:
+                    return None
+                run = run.model_copy(update=changes(run) if callable(changes) else changes)
+                self._write_run(run)
+            self._index_run(run)
+            return run
+
+        return await self._io(transition)
+
+    async def list_runs(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+        session_id: str | None = None,
+        parent_run_id: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[int, list[Run]]:
+        def read() -> tuple[int, list[Run]]:
+            entries = self._index_read().table("runs").all()
+            matching = [
+                e
+                for e in entries
+                if (agent_id is None or e["agent_id"] == agent_id)
+                and (status is None or e["status"] == status)
+                and (session_id is None or e["session_id"] == session_id)
+                and (parent_run_id is None or e.get("parent_run_id") == parent_run_id)
+            ]
+            matching.sort(key=lambda e: e["created_at"], reverse=True)
+            page = [self._read_run(e["id"]) for e in matching[offset : offset + limit]]
+            return len(matching), [run for run in page if run is not None]
+
+        return await self._io(read)
+
+    # checkpoints
+
+    def _checkpoint_path(self, checkpoint_id: str) -> Path:
+        run_dir = self._run_dir(run_of_checkpoint(checkpoint_id))
+        return run_dir / "checkpoints" / f"{check_checkpoint_id(checkpoint_id)}.json"
+
+    async def put_checkpoint(self, record: CheckpointRecord) -> None:
+        await self._io(write_atomic, self._checkpoint_path(record.id), record.model_dump_json())
+
+    async def get_checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None:
+        def read() -> CheckpointRecord | None:
+            data = _read_json(self._checkpoint_path(checkpoint_id))
+            return CheckpointRecord.model_validate(data) if data else None
+
+        return await self._io(read)
+
+    async def list_checkpoints(self, run_id: str) -> list[CheckpointRecord]:
+        def read() -> list[CheckpointRecord]:
+            folder = self._run_dir(run_id) / "checkpoints"
+            if not folder.is_dir():
+                return []
+            # Zero-padded numbers: name order is creation order.
+            paths = sorted(folder.glob("ck_*.json"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+            return [CheckpointRecord.model_validate(_read_json(p)) for p in paths]
+
+        return await self._io(read)
+
+    async def mark_superseded(self, run_id: str, checkpoint_ids: Collection[str]) -> None:
+        def mark() -> None:
+            with self._run_lock(run_id):
+                for checkpoint_id in checkpoint_ids:
+                    path = self._checkpoint_path(checkpoint_id)
+                    record = CheckpointRecord.model_validate(_read_json(path))
+                    record.superseded = True
+                    write_atomic(path, record.model_dump_json())
+
+        await self._io(mark)
+
+    # events: an append-only log; a torn last line (crash mid-write) is ignored and repaired
+
+    def _events_path(self, run_id: str) -> Path:
+        return self._run_dir(run_id) / "events.jsonl"
+
+    async def append_events(self, run_id: str, events: list[Event]) -> None:
+        # Appends are tiny and go to the page cache; a thread hop would cost more than the write.
+        path = self._events_path(run_id)
+        payload = "".join(event.to_json() + "\n" for event in events).encode()
+        try:
+            with open(path, "a+b") as handle:
+                if handle.tell() > 0:
+                    handle.seek(-1, os.SEEK_END)
+                    if handle.read(1) != b"\n":
+                        self._drop_torn_line(handle)
+                handle.write(payload)
+        except OSError as exc:
+            raise _store_error(exc, path) from exc
+
+    @staticmethod
+    def _drop_torn_line(handle: Any) -> None:
+        handle.seek(0)
+        data = handle.read()
+        handle.truncate(data.rfind(b"\n") + 1)
+        handle.seek(0, os.SEEK_END)
+
+    async def sync_events(self, run_id: str) -> None:
+        def sync() -> None:
+            path = self._events_path(run_id)
+            if path.exists():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+
+        await self._io(sync)
+
+    async def read_events(self, run_id: str, after_seq: int = 0) -> list[Event]:
+        def read() -> list[Event]:
+            try:
+                raw = self._events_path(run_id).read_bytes()
+            except FileNotFoundError:
+                return []
+            events = []
+            for line in raw.split(b"\n")[:-1]:  # the part after the last newline may be torn
+                if not line.strip():
+                    continue
+                event = Event.model_validate_json(line)
+                if event.seq > after_seq:
+                    events.append(event)
+            return events
+
+        return await self._io(read)
+
+    # control
+
+    async def request_control(self, run_id: str, request: ControlRequest) -> None:
+        await self._io(
+            write_atomic, self._run_dir(run_id) / "control.json", request.model_dump_json()
+        )
+
+    async def get_control(self, run_id: str) -> ControlRequest | None:
+        # Polled several times a second by a running run: a plain read, no thread hop.
+        data = _read_json(self._run_dir(run_id) / "control.json")
+        return ControlRequest.model_validate(data) if data else None
+
+    async def clear_control(self, run_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._run_dir(run_id) / "control.json")
