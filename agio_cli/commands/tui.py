@@ -1,0 +1,18 @@
+"""`agio tui`: the Textual app for live streaming and run control."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def tui(
+        ctx: typer.Context,
+        agent: str = typer.Option("assistant", "--agent", "-a", help="Agent to chat with."),
+        session: str | None = typer.Option(None, "--session", "-s", help="Session to continue."),
+    ) -> None:
+        """Open the terminal UI: chat, watch runs, pause/resume/cancel, time-travel."""
+        from agio_cli.tui.app import run_tui
+
+        run_tui(agent=agent, session=session, server=(ctx.obj or {}).get("server"))
