@@ -3,7 +3,9 @@
 It is deterministic and simple on purpose: it streams word by word (`model_params.delay_ms`,
 default 20 ms, so pause and cancel can be tried by hand), calls `calculator` for arithmetic and
 `current_time` for time questions, counts (`count to 50`) for long streams, and otherwise
-answers from the conversation while saying that it is the offline model.
+answers from the conversation while saying that it is the offline model. Like OpenAI's
+models it calls tools in parallel unless `model_params.parallel_tool_calls` is false; then it
+takes one expression per step, which makes long multi-step runs easy to produce.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ class OfflineProvider:
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
         delay = float(request.params.get("delay_ms", DEFAULT_DELAY_MS)) / 1000
         tool_names = {t["function"]["name"] for t in request.tools}
-        content, calls = self._decide(request.messages, tool_names)
+        parallel = bool(request.params.get("parallel_tool_calls", True))
+        content, calls = self._decide(request.messages, tool_names, parallel)
+        if calls and delay > 0:
+            await asyncio.sleep(delay)  # deciding on a tool call takes a moment too
         for word in re.findall(r"\S+\s*", content):
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -55,15 +60,26 @@ class OfflineProvider:
         usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=max(_words(content), 1))
         yield ModelResponse(content=content, tool_calls=calls, usage=usage)
 
-    def _decide(self, messages: list[Message], tool_names: set[str]) -> tuple[str, list[ToolCall]]:
-        last = messages[-1] if messages else {"role": "user", "content": ""}
-        if last.get("role") == "tool":
-            return self._summarise_tool_results(messages), []
-        question = _text_of(last)
+    def _decide(
+        self, messages: list[Message], tool_names: set[str], parallel: bool
+    ) -> tuple[str, list[ToolCall]]:
+        asked_at = max(
+            (i for i, m in enumerate(messages) if m.get("role") == "user"), default=len(messages)
+        )
+        question = _text_of(messages[asked_at]) if asked_at < len(messages) else ""
+        since_question = messages[asked_at + 1 :]
         call_id = f"call_{len(messages)}"
-
         expressions = [e.strip() for e in _EXPRESSION.findall(question)]
+        done = sum(1 for m in since_question if m.get("role") == "tool")
+        if since_question and since_question[-1].get("role") == "tool":
+            if parallel or done >= len(expressions):
+                return self._summarise_tool_results(messages, since_question), []
+            expression = expressions[done]
+            return "", [ToolCall(call_id, "calculator", json.dumps({"expression": expression}))]
+
         if expressions:
+            if not parallel:
+                expressions = expressions[:1]
             if "calculator" not in tool_names:
                 return (
                     "That looks like arithmetic, but this agent has no `calculator` tool, "
@@ -89,15 +105,15 @@ class OfflineProvider:
         return self._default_answer(messages, question), []
 
     @staticmethod
-    def _summarise_tool_results(messages: list[Message]) -> str:
+    def _summarise_tool_results(messages: list[Message], since_question: list[Message]) -> str:
         calls: dict[str, dict[str, Any]] = {}
         for message in messages:
             for call in message.get("tool_calls") or []:
                 calls[call["id"]] = call["function"]
         lines = []
-        for message in messages[::-1]:
+        for message in since_question:
             if message.get("role") != "tool":
-                break
+                continue
             call = calls.get(message.get("tool_call_id", ""), {"name": "tool", "arguments": "{}"})
             result = _text_of(message)
             if result.startswith(("invalid", "ValueError", "Error")) or "Error:" in result:
@@ -109,7 +125,7 @@ class OfflineProvider:
                 lines.append(f"The current time is {result}")
             else:
                 lines.append(f"{call['name']} returned: {result}")
-        return ". ".join(reversed(lines)).rstrip(".") + "."
+        return ". ".join(lines).rstrip(".") + "."
 
     @staticmethod
     def _default_answer(messages: list[Message], question: str) -> str:

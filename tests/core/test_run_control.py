@@ -1,0 +1,177 @@
+"""Pause, resume and cancel: in one process, across processes, and after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agio_core import Agio, Settings
+
+DRIVER = Path(__file__).with_name("drive_run.py")
+# One calculator call per step, 100 ms each: 12 steps, then a 36-word answer (about 5 s).
+LONG_QUESTION = "What is " + ", ".join(f"{i}+{i}" for i in range(1, 13)) + "?"
+STEPPER = {
+    "id": "stepper",
+    "model": "offline/demo",
+    "model_params": {"delay_ms": 100, "parallel_tool_calls": False},
+    "tools": ["calculator"],
+    "max_steps": 100,
+}
+
+
+@pytest.fixture
+async def agio(settings: Settings) -> Agio:
+    async with Agio(settings) as facade:
+        await facade.create_agent(STEPPER)
+        yield facade
+
+
+def expected_answer() -> str:
+    return ". ".join(f"{i}+{i} = {2 * i}" for i in range(1, 13)) + "."
+
+
+def spawn(home: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "AGIO_HOME": str(home)}
+    return subprocess.Popen(
+        [sys.executable, str(DRIVER), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_pause_and_resume_in_process(agio: Agio) -> None:
+    handle = await agio.start_chat("stepper", LONG_QUESTION)
+    await asyncio.sleep(0.5)
+    paused = await handle.pause()
+    assert paused.status == "paused"
+    events = [e async for e in agio.events(handle.run_id, follow=False)]
+    assert events[-1].type == "run_paused"
+    assert events[-1].data["checkpoint_id"] == paused.last_checkpoint_id
+    steps_at_pause = paused.metrics.steps
+
+    resumed = await agio.resume_run(handle.run_id)
+    run = await resumed.wait()
+    assert run.status == "completed" and run.response == expected_answer()
+    assert run.metrics.steps == 13 > steps_at_pause
+    types = [e.type async for e in agio.events(handle.run_id, follow=False)]
+    assert types.count("run_resumed") == 1
+    assert types[-1] == "run_completed"
+    assert [t for t in types if t in {"run_completed", "run_failed", "run_cancelled"}] == [
+        "run_completed"
+    ]
+
+
+async def test_cancel_a_paused_run(agio: Agio) -> None:
+    handle = await agio.start_chat("stepper", LONG_QUESTION)
+    await asyncio.sleep(0.3)
+    await handle.pause()
+    cancelled = await agio.cancel_run(handle.run_id, reason="changed my mind")
+    assert cancelled.status == "cancelled"
+    events = [e async for e in agio.events(handle.run_id, follow=False)]
+    assert events[-1].type == "run_cancelled" and events[-1].data == {"reason": "changed my mind"}
+
+
+async def test_pause_from_another_process_then_resume_in_a_third(
+    agio: Agio, home: Path
+) -> None:
+    first = spawn(home, "start", "stepper", LONG_QUESTION)
+    try:
+        assert first.stdout is not None
+        run_id = first.stdout.readline().strip()
+        await asyncio.sleep(0.5)
+        asked = time.monotonic()
+        paused = await agio.pause_run(run_id)  # this test process is the second one
+        assert paused.status == "paused"
+        assert time.monotonic() - asked < 1.0
+        assert first.wait(timeout=10) == 0
+        assert first.stdout.read().strip() == "paused"
+    finally:
+        first.kill()
+
+    third = spawn(home, "resume", run_id)
+    out, err = third.communicate(timeout=20)
+    assert third.returncode == 0, err
+    assert out.split() == [run_id, "completed"]
+    run = await agio.get_run(run_id)
+    assert run.status == "completed" and run.response == expected_answer()
+
+
+async def test_sigkill_leaves_an_interrupted_resumable_run(agio: Agio, home: Path) -> None:
+    doomed = spawn(home, "start", "stepper", LONG_QUESTION)
+    assert doomed.stdout is not None
+    run_id = doomed.stdout.readline().strip()
+
+    async def has_progress() -> bool:
+        return len(await agio.list_checkpoints(run_id)) >= 4
+
+    await wait_until(has_progress)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=5)
+
+    run = await agio.get_run(run_id)  # the store opens and says what happened
+    assert run.status == "interrupted"
+    checkpoints = await agio.list_checkpoints(run_id)
+    assert len(checkpoints) >= 4
+    assert [r.id for r in (await agio.list_runs(status="interrupted")).items] == [run_id]
+
+    run = await (await agio.resume_run(run_id)).wait()
+    assert run.status == "completed" and run.response == expected_answer()
+    events = [e async for e in agio.events(run_id, follow=False)]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_follow_a_run_driven_by_another_process(agio: Agio, home: Path) -> None:
+    other = spawn(home, "start", "stepper", "What is 1+1, 2+2, 3+3?")
+    try:
+        assert other.stdout is not None
+        run_id = other.stdout.readline().strip()
+        events = [e async for e in agio.events(run_id)]
+    finally:
+        other.wait(timeout=10)
+    assert events[0].type == "run_started" and events[-1].type == "run_completed"
+    assert events[-1].data["response"] == "1+1 = 2. 2+2 = 4. 3+3 = 6."
+
+
+WRITER = """
+import asyncio, sys
+from agio_core import Agio
+async def main(prefix):
+    async with Agio() as agio:
+        for i in range(25):
+            await agio.create_agent({"id": f"{prefix}-{i}", "model": "offline/demo",
+                                     "tools": ["calculator"], "model_params": {"delay_ms": 0}})
+            await agio.chat(f"{prefix}-{i}", "What is 2+2?")
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_concurrent_writers_lose_nothing(agio: Agio, home: Path) -> None:
+    env = {**os.environ, "AGIO_HOME": str(home)}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, name], env=env, stderr=subprocess.PIPE)
+        for name in ("left", "right")
+    ]
+    for writer in writers:
+        _, err = writer.communicate(timeout=60)
+        assert writer.returncode == 0, err
+    agents = {a.id for a in (await agio.list_agents(limit=100)).items}
+    assert {f"{p}-{i}" for p in ("left", "right") for i in range(25)} <= agents
+    runs = await agio.list_runs(limit=100)
+    assert runs.total == 50
+    assert all(r.status == "completed" and r.response == "2+2 = 4." for r in runs.items)
