@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from ._time import utcnow
@@ -314,11 +314,21 @@ class Runner:
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self._segment_started) * 1000)
 
+    # Writes are shielded from cancellation and serialised by `_save_lock`: a cancel that
+    # lands mid-write must neither leave a half-recorded checkpoint nor let an older run
+    # record land after the final one.
+
     async def _save(self) -> None:
+        await asyncio.shield(self._locked(self._write_run))
+
+    async def _locked(self, write: Callable[[], Awaitable[None]]) -> None:
         async with self._save_lock:
-            self.run.metrics.duration_ms = self._base_duration_ms + self._elapsed_ms()
-            self.run.updated_at = self.run.heartbeat_at = utcnow()
-            await self.store.save_run(self.run.model_copy(deep=True))
+            await write()
+
+    async def _write_run(self) -> None:
+        self.run.metrics.duration_ms = self._base_duration_ms + self._elapsed_ms()
+        self.run.updated_at = self.run.heartbeat_at = utcnow()
+        await self.store.save_run(self.run.model_copy(deep=True))
 
     async def _checkpoint(self, kind: CheckpointKind = "auto", description: str = "") -> str:
         base = self.last_checkpoint
@@ -335,13 +345,18 @@ class Runner:
             base_len=self.checkpointed if base else 0,
             new_messages=[dict(m) for m in self.messages[self.checkpointed if base else 0 :]],
         )
-        await self.store.sync_events(self.run.id)
-        await self.store.put_checkpoint(record)
-        self.run.checkpoint_count += 1
-        self.run.last_checkpoint_id = record.id
-        self.last_checkpoint = record
-        self.checkpointed = len(self.messages)
-        await self._save()
+        message_count = len(self.messages)
+
+        async def write() -> None:
+            await self.store.sync_events(self.run.id)
+            await self.store.put_checkpoint(record)
+            self.run.checkpoint_count += 1
+            self.run.last_checkpoint_id = record.id
+            self.last_checkpoint = record
+            self.checkpointed = message_count
+            await self._write_run()
+
+        await asyncio.shield(self._locked(write))
         await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
         return record.id
 
