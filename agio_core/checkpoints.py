@@ -72,15 +72,7 @@ class CheckpointSummary(BaseModel):
     @classmethod
     def of(cls, record: CheckpointRecord) -> CheckpointSummary:
         return cls(
-            id=record.id,
-            run_id=record.run_id,
-            step=record.step,
-            created_at=record.created_at,
-            kind=record.kind,
-            description=record.description,
-            tags=record.tags,
-            parent_checkpoint_id=record.parent_checkpoint_id,
-            superseded=record.superseded,
+            **record.model_dump(include=set(cls.model_fields) - {"message_count", "total_tokens"}),
             message_count=record.message_count,
             total_tokens=int(record.metrics.get("total_tokens", 0)),
         )

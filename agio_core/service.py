@@ -354,8 +354,8 @@ class Agio:
             snapshot,
             messages,
             step=0,
-            base=None,
-            checkpointed=0,
+            base=base,
+            checkpointed=_common_prefix(await self._messages_of(base), messages) if base else 0,
             last_seq=0,
             mode="start",
             first_checkpoint=("auto", ""),
@@ -469,13 +469,7 @@ class Agio:
             base, checkpointed = source, len(messages)
         else:
             # Store the new state as a delta of the source wherever the two agree.
-            source_messages = await self._messages_of(source)
-            common = 0
-            for left, right in zip(source_messages, messages, strict=False):
-                if left != right:
-                    break
-                common += 1
-            base, checkpointed = source, common
+            base, checkpointed = source, _common_prefix(await self._messages_of(source), messages)
         return self._launch(
             run,
             agent,
@@ -672,6 +666,15 @@ class Agio:
     async def diff_checkpoints(self, a: str, b: str) -> MessageDiff:
         left, right = await self.get_checkpoint(a), await self.get_checkpoint(b)
         return diff_messages(a, left.messages, b, right.messages)
+
+
+def _common_prefix(left: list[Message], right: list[Message]) -> int:
+    common = 0
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            break
+        common += 1
+    return common
 
 
 def _number(checkpoint_id_: str) -> int:

@@ -24,6 +24,8 @@ async def test_a_checkpoint_after_every_step(agio: Agio) -> None:
     ]
     assert summaries[1].parent_checkpoint_id == summaries[0].id
     assert summaries[2].total_tokens == run.metrics.total_tokens
+    records = [await agio.store.get_checkpoint(c.id) for c in summaries]
+    assert [len(r.new_messages) for r in records if r] == [2, 2, 1]  # deltas, not histories
     final = await agio.get_checkpoint(summaries[-1].id)
     assert [m["role"] for m in final.messages] == ["system", "user", "assistant", "tool", "assistant"]
     assert final.messages[3] == {"role": "tool", "tool_call_id": "call_2_0", "content": "84"}
@@ -164,6 +166,14 @@ async def test_sessions_chain_runs(agio: Agio) -> None:
     second = await agio.chat("assistant", "What is my name?", session_id="s-1")
     assert second.session_id == first.session_id == "s-1"
     assert second.response == "Your name is Ada."
+    # The new run's first checkpoint stores only what is new, not the session's history.
+    assert second.last_checkpoint_id is not None
+    start = (await agio.list_checkpoints(second.id))[0]
+    record = await agio.store.get_checkpoint(start.id)
+    assert record is not None and record.new_messages == [
+        {"role": "user", "content": "What is my name?"}
+    ]
+    assert start.message_count == 4
     other = await agio.chat("assistant", "What is my name?")
     assert other.response == "You have not told me your name yet."
     assert await agio.latest_session() == other.session_id
