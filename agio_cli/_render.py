@@ -1,0 +1,235 @@
+"""Renderers: how a run's events are shown, one class per output style.
+
+fancy   a terminal: live text with a spinner, tool calls as they happen, then the answer as
+        Markdown and a footer (run id, model, tokens, time)
+text    a pipe or NO_COLOR: the answer's text as it streams, nothing else
+events  one SPEC §3 event per line (NDJSON)
+json    one JSON document, the run record, once the run stops
+quiet   the run id alone, printed as soon as the run starts
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from . import _output as out
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from agio_core import Event, Run
+
+Style = Literal["fancy", "text", "events", "json", "quiet"]
+
+
+def run_document(run: Run) -> dict[str, Any]:
+    """The run record as `--json` prints it: `run_id` first, as in the API's non-streamed chat."""
+    record = run.summary()
+    return {"run_id": record.pop("id"), **record}
+
+
+def model_label(model: str | None) -> str:
+    if model is None:
+        return "model unknown"
+    return f"{model} (offline model)" if model.startswith("offline/") else model
+
+
+class Renderer(Protocol):
+    def started(self, run_id: str) -> None: ...
+    def event(self, event: Event) -> None: ...
+    def stopped(self) -> None:
+        """The run is left early (Ctrl-C, a broken pipe): tidy up what is on screen."""
+
+    def finished(self, run: Run, model: str | None) -> None:
+        """The run stopped (completed, failed, cancelled or paused); `run` is its record."""
+
+
+class SilentRenderer:
+    """Shows nothing; the machine-readable renderers each add one thing."""
+
+    def started(self, run_id: str) -> None:
+        pass
+
+    def event(self, event: Event) -> None:
+        pass
+
+    def stopped(self) -> None:
+        pass
+
+    def finished(self, run: Run, model: str | None) -> None:
+        pass
+
+
+class EventsRenderer(SilentRenderer):
+    def event(self, event: Event) -> None:
+        out.write(event.to_json() + "\n")
+
+
+class JsonRenderer(SilentRenderer):
+    def finished(self, run: Run, model: str | None) -> None:
+        out.print_json(run_document(run))
+
+
+class QuietRenderer(SilentRenderer):
+    def started(self, run_id: str) -> None:
+        out.write(run_id + "\n")
+
+
+class TextRenderer:
+    """The answer's text, streamed; steps that end in tool calls are separated by a blank line."""
+
+    def __init__(self, stream: bool) -> None:
+        self.stream = stream
+        self.step_text = ""
+        self.printed = ""
+
+    def _print(self, text: str) -> None:
+        out.write(text)
+        self.printed += text
+
+    def started(self, run_id: str) -> None:
+        pass
+
+    def event(self, event: Event) -> None:
+        if not self.stream:
+            return
+        if event.type == "step_started":
+            if self.printed and not self.printed.endswith("\n\n"):
+                self._print("\n" if self.printed.endswith("\n") else "\n\n")
+            self.step_text = ""
+        elif event.type == "content_delta":
+            self.step_text += event.data["content"]
+            self._print(event.data["content"])
+
+    def stopped(self) -> None:
+        self._end_line()
+
+    def finished(self, run: Run, model: str | None) -> None:
+        # A run resumed after its answer was written streams no text: print the answer.
+        if run.response and not self.step_text and run.status == "completed":
+            self._print(run.response)
+        self._end_line()
+
+    def _end_line(self) -> None:
+        if self.printed and not self.printed.endswith("\n"):
+            self._print("\n")
+
+
+class FancyRenderer:
+    """Live text under a spinner while the run works; Markdown and a footer when it is done."""
+
+    def __init__(self, stream: bool) -> None:
+        from rich.live import Live
+
+        self.console = out.console()
+        self.stream = stream
+        self.step_text = ""
+        self.status = "thinking…"
+        self.tool_arguments: dict[str, Any] = {}  # by tool_call_id, until the call completes
+        self.live = Live(
+            console=self.console,
+            get_renderable=self._view,
+            transient=True,
+            refresh_per_second=12,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+
+    def _view(self) -> RenderableType:
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.text import Text
+
+        spinner = Spinner("dots", Text(self.status, style="dim"))
+        if not self.step_text:
+            return spinner
+        # Show the tail of the text: a live region taller than the screen cannot be redrawn.
+        lines = Text(self.step_text).wrap(self.console, self.console.width)
+        keep = max(self.console.height - 3, 3)
+        visible = Text("\n").join(lines[-keep:])
+        return Group(visible, spinner)
+
+    def started(self, run_id: str) -> None:
+        self.live.start()
+
+    def _flush_step_text(self) -> None:
+        from rich.text import Text
+
+        if self.step_text.strip():
+            self.live.console.print(Text(self.step_text.strip(), style="dim"))
+        self.step_text = ""
+
+    def event(self, event: Event) -> None:
+        from rich.text import Text
+
+        data = event.data
+        if event.type == "content_delta" and self.stream:
+            self.step_text += data["content"]
+            self.status = "writing…"
+        elif event.type == "step_started":
+            self._flush_step_text()
+            self.status = "thinking…"
+        elif event.type == "tool_call_started":
+            self._flush_step_text()
+            self.tool_arguments[data["tool_call_id"]] = data.get("arguments")
+            self.status = f"running {data['name']}…"
+        elif event.type == "tool_call_completed":
+            line = Text("  ⚙ ", style="cyan")
+            arguments = _arguments(self.tool_arguments.pop(data["tool_call_id"], None))
+            line.append(f"{data['name']}({arguments})", style="bold")
+            line.append(" → ")
+            line.append(
+                out.one_line(str(data["result"]), 200), style="red" if data["is_error"] else ""
+            )
+            line.append(f"  {data['duration_ms']} ms", style="dim")
+            self.live.console.print(line)
+            self.status = "thinking…"
+
+    def stopped(self) -> None:
+        from rich.text import Text
+
+        self.live.stop()
+        if self.step_text:
+            self.console.print(Text(self.step_text))
+
+    def finished(self, run: Run, model: str | None) -> None:
+        from rich.markdown import Markdown
+        from rich.text import Text
+
+        self.live.stop()
+        answer = run.response if run.response is not None else self.step_text
+        if answer and run.status == "completed":
+            self.console.print(Markdown(answer))
+        elif answer:
+            self.console.print(Text(answer))
+        metrics = run.metrics
+        footer = " · ".join(
+            [
+                run.id,
+                model_label(model),
+                f"{metrics.total_tokens} tokens",
+                f"{metrics.duration_ms / 1000:.1f} s",
+            ]
+        )
+        self.console.print(Text(footer, style="dim"))
+
+
+def _arguments(raw: Any) -> str:
+    try:
+        parsed = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return out.one_line(str(raw), 80)
+    if isinstance(parsed, dict):
+        return out.one_line(", ".join(f"{k}={v!r}" for k, v in parsed.items()), 80)
+    return out.one_line(str(parsed), 80)
+
+
+def make_renderer(style: Style, *, stream: bool = True) -> Renderer:
+    if style == "events":
+        return EventsRenderer()
+    if style == "json":
+        return JsonRenderer()
+    if style == "quiet":
+        return QuietRenderer()
+    return FancyRenderer(stream) if style == "fancy" else TextRenderer(stream)

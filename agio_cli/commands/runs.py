@@ -1,0 +1,225 @@
+"""`agio runs list | show | events | pause | resume | cancel`: runs of any process, by id."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import typer
+
+from .. import _output as out
+from .._connection import call
+from .._errors import EXIT_FAILED, error, say
+from .._stream import choose_style, exit_unless_completed, show_run
+
+if TYPE_CHECKING:
+    from agio_core import Agio, Run
+
+app = typer.Typer(
+    help="List and inspect runs; pause, resume or cancel them from any terminal.",
+    no_args_is_help=True,
+)
+
+RUN_ID = typer.Argument(..., metavar="RUN", help="Run id.")
+AS_JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+class Status(StrEnum):
+    running = "running"
+    paused = "paused"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    interrupted = "interrupted"
+
+
+STATUS = typer.Option(None, "--status", help="Only runs in this state.")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="runs")
+
+
+@app.command("list")
+def list_runs(
+    ctx: typer.Context,
+    agent: str | None = typer.Option(
+        None, "--agent", "-a", metavar="AGENT", help="Only runs of this agent."
+    ),
+    status: Status | None = STATUS,
+    session: str | None = typer.Option(
+        None, "--session", "-s", metavar="SESSION", help="Only this session."
+    ),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, metavar="N", help="At most this many."),
+    offset: int = typer.Option(0, "--offset", min=0, metavar="N", help="Skip this many."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print ids only."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """List runs, newest first."""
+    page = call(
+        ctx,
+        lambda agio: agio.list_runs(
+            agent_id=agent,
+            status=status.value if status else None,
+            session_id=session,
+            limit=limit,
+            offset=offset,
+        ),
+    )
+    if as_json:
+        out.print_json(
+            {
+                "total": page.total,
+                "items": [run.summary() for run in page.items],
+                "limit": page.limit,
+                "offset": page.offset,
+            }
+        )
+        return
+    if quiet:
+        for run in page.items:
+            out.write(run.id + "\n")
+        return
+    out.table(
+        ["id", "status", "agent", "created", "tokens", "input"],
+        (
+            [
+                r.id,
+                r.status,
+                r.agent_id,
+                out.when(r.created_at),
+                str(r.metrics.total_tokens),
+                out.one_line(r.input, 50),
+            ]
+            for r in page.items
+        ),
+    )
+    if out.fancy() and page.total > offset + len(page.items):
+        say(f"showing {len(page.items)} of {page.total}; see --limit and --offset")
+
+
+def print_run(run: Run) -> None:
+    metrics = run.metrics
+    out.fields(
+        [
+            ("id", run.id),
+            ("status", run.status),
+            ("agent", run.agent_id),
+            ("session", run.session_id),
+            ("parent run", run.parent_run_id),
+            ("from checkpoint", run.from_checkpoint_id),
+            ("created", out.when(run.created_at)),
+            ("finished", out.when(run.finished_at)),
+            ("steps", metrics.steps),
+            ("tool calls", metrics.tool_calls),
+            ("tokens", f"{metrics.total_tokens} ({metrics.prompt_tokens} prompt)"),
+            ("duration", f"{metrics.duration_ms / 1000:.2f} s"),
+            ("checkpoints", run.checkpoint_count),
+            ("last checkpoint", run.last_checkpoint_id),
+            ("error", f"{run.error.type}: {run.error.message}" if run.error else None),
+            ("input", run.input),
+            ("response", run.response),
+        ]
+    )
+
+
+@app.command("show")
+def show(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> None:
+    """Show a run: status, metrics, input and response."""
+    run = call(ctx, lambda agio: agio.get_run(run_id))
+    if as_json:
+        out.print_json(run.summary())
+    else:
+        print_run(run)
+
+
+@app.command("events")
+def events(
+    ctx: typer.Context,
+    run_id: str = RUN_ID,
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing until the run stops (tails a live run)."
+    ),
+    after: int = typer.Option(0, "--after", min=0, metavar="SEQ", help="Only events after SEQ."),
+) -> None:
+    """Print a run's events, one JSON object per line (SPEC §3)."""
+
+    async def tail(agio: Agio) -> None:
+        async for event in agio.events(run_id, after_seq=after, follow=follow):
+            out.write(event.to_json() + "\n")
+
+    call(ctx, tail)
+
+
+def _report_control(run: Run, wanted: str) -> None:
+    if run.status == wanted:
+        at = f" at checkpoint {run.last_checkpoint_id}" if wanted == "paused" else ""
+        out.done(run.id, f"{wanted} run [bold]{run.id}[/]{at}")
+    elif run.status == "running":
+        action = "pause" if wanted == "paused" else "cancel"
+        say(f"{action} requested; run {run.id} is still running and will stop at a safe point")
+    elif run.status == "interrupted":
+        say(f"run {run.id} is interrupted (its process died); resume or cancel it")
+    else:
+        error(f"run {run.id} {run.status} before it could be {wanted}")
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("pause")
+def pause(
+    ctx: typer.Context,
+    run_id: str = RUN_ID,
+    no_wait: bool = typer.Option(False, "--no-wait", help="Return once the pause is asked."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Pause a running run (at its next safe point, leaving a checkpoint)."""
+    run = call(ctx, lambda agio: agio.pause_run(run_id, wait=0 if no_wait else 10.0))
+    if as_json:
+        out.print_json(run.summary())
+    else:
+        _report_control(run, "paused")
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    run_id: str = RUN_ID,
+    reason: str = typer.Option(
+        "cancelled by user", "--reason", "-r", metavar="TEXT", help="Recorded reason."
+    ),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Cancel a running, paused or interrupted run."""
+    run = call(ctx, lambda agio: agio.cancel_run(run_id, reason=reason))
+    if as_json:
+        out.print_json(run.summary())
+    else:
+        _report_control(run, "cancelled")
+
+
+async def last_seq(agio: Agio, run_id: str) -> int:
+    """Where the run's event log ends now; what happens next is what a continuation streams."""
+    seq = 0
+    async for event in agio.events(run_id, follow=False):
+        seq = event.seq
+    return seq
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    run_id: str = RUN_ID,
+    as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
+    events: bool = typer.Option(False, "--events", help="Print events as NDJSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the run id only."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="Print the answer once complete."),
+) -> None:
+    """Resume a paused or interrupted run here, streaming it like chat."""
+    style = choose_style(as_json=as_json, events=events, quiet=quiet)
+
+    async def resume_here(agio: Agio) -> Run:
+        after = await last_seq(agio, run_id)
+        handle = await agio.resume_run(run_id)
+        return await show_run(agio, handle, style, stream=not no_stream, after_seq=after)
+
+    exit_unless_completed(call(ctx, resume_here))

@@ -1,0 +1,84 @@
+"""The `agio` command: a root with `--server` and `--version`, and one module per command group.
+
+Startup cost matters (`agio --help` < 150 ms): nothing heavy is imported at module level here or
+in the command modules; `agio_core`, rich and the providers load inside the commands that use
+them. Plain Click help (`rich_markup_mode=None`) keeps Typer from importing rich for `--help`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import typer
+
+from ._errors import AgioGroup
+from .commands import agents, chat, checkpoints, config, runs, serve, tui
+
+app = typer.Typer(
+    name="agio",
+    cls=AgioGroup,
+    help="Chat with LLM agents; every run is checkpointed, and can be paused, resumed or forked.",
+    epilog="Exit codes: 0 ok, 1 run failed/cancelled/paused or error, 2 usage, 3 not found, "
+    "130 interrupted.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def version() -> str:
+    """agio's version, read without importing `agio_core` (whose import costs ~150 ms)."""
+    if "agio_core" in sys.modules:
+        return str(sys.modules["agio_core"].__version__)
+    spec = importlib.util.find_spec("agio_core")
+    if spec is None or spec.origin is None:
+        return "unknown"
+    source = Path(spec.origin).with_name("_version.py").read_text(encoding="utf-8")
+    found = re.search(r"__version__\s*=\s*[\"']([^\"']+)", source)
+    return found.group(1) if found else "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"agio {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        envvar="AGIO_SERVER_URL",
+        metavar="URL",
+        help="Use the agio server at URL instead of the embedded core.",
+    ),
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    ctx.ensure_object(dict)["server"] = server
+
+
+chat.register(app)
+agents.register(app)
+runs.register(app)
+checkpoints.register(app)
+config.register(app)
+tui.register(app)
+serve.register(app)
+
+
+def run() -> None:
+    """The `agio` console script."""
+    app(prog_name="agio")
