@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from ._time import utcnow
 from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
-from .control import CONTROL_POLL_S, HEARTBEAT_EVERY_S, LIVE_RUNS
+from .control import HEARTBEAT_EVERY_S, LIVE_RUNS
 from .errors import AgioError, ProviderError
 from .events import Event, EventType
 from .ids import checkpoint_id
@@ -20,6 +20,7 @@ from .runs import Run, RunError
 from .settings import Settings
 from .store import Store
 from .tools import Tool, resolve_tools
+from .tools.files import WORKSPACE, workspace_of
 
 log = logging.getLogger("agio")
 
@@ -38,14 +39,21 @@ class EventLog:
         self.events: list[Event] = []
         self.closed = False
         self._wakeup = asyncio.Event()
+        self._publishing = asyncio.Lock()
 
     async def emit(self, type: EventType, **data: Any) -> Event:
         self.seq += 1
         event = Event(seq=self.seq, type=type, run_id=self.run_id, data=data)
-        await self.store.append_events(self.run_id, [event])
-        self.events.append(event)
-        self._notify()
+        # Shielded: a run cancelled while an (async) store writes an event still stores and
+        # publishes it, so its seq is never a gap; the lock keeps events in seq order.
+        await asyncio.shield(self._publish(event))
         return event
+
+    async def _publish(self, event: Event) -> None:
+        async with self._publishing:
+            await self.store.append_events(self.run_id, [event])
+            self.events.append(event)
+            self._notify()
 
     def close(self) -> None:
         self.closed = True
@@ -124,6 +132,7 @@ class Runner:
         self._segment_started = time.monotonic()
         self._base_duration_ms = run.metrics.duration_ms
         self.task: asyncio.Task[Run] | None = None
+        self._end_recorded = False  # the store holds the run's final (or paused) state
 
     # control, callable from any task in this process
 
@@ -138,6 +147,19 @@ class Runner:
             self._body.cancel()
 
     # lifecycle
+
+    async def prepare(self) -> None:
+        """Store the starting state before the run is handed out, so that a run whose process
+        dies right after creating it can still be resumed (it has a checkpoint)."""
+        if self.first_checkpoint is None:
+            return
+        kind, description = self.first_checkpoint
+        try:
+            await self._checkpoint(kind, description, emit=False)
+        except AgioError as exc:
+            with contextlib.suppress(AgioError):  # e.g. the disk is full: say so if we can
+                await self._fail(type(exc).__name__, exc.message)
+            raise
 
     async def execute(self) -> Run:
         LIVE_RUNS.add(self.run.id)
@@ -174,17 +196,31 @@ class Runner:
         return self.run
 
     async def _finish_stopped(self) -> None:
-        if self.stop_reason == "shutdown":
-            await self._interrupt()
-        else:
-            await self._cancel()
+        try:
+            if self.stop_reason == "shutdown":
+                await self._interrupt()
+            else:
+                await self._cancel()
+        except AgioError as exc:
+            self._unrecorded(exc)
+
+    def _unrecorded(self, exc: AgioError, error: RunError | None = None) -> None:
+        """The store could not record how the run ended (e.g. the disk is full)."""
+        log.info("run %s: cannot record its end: %s", self.run.id, exc.message)
+        if self._end_recorded:
+            return  # only the end event is missing: readers rebuild it from the record
+        # As stored, the run is `running` without a live owner, that is `interrupted`: it
+        # resumes from its last checkpoint once the store can be written again.
+        self.run.status = "interrupted"
+        self.run.owner = None
+        self.run.finished_at = None
+        self.run.error = error or RunError(type="store_error", message=exc.message)
 
     async def _watch_control(self, stop: asyncio.Event) -> None:
-        """Poll the store for pause/cancel asked by other processes, and keep a heartbeat."""
+        """Watch the store for pause/cancel asked by other processes, and keep a heartbeat."""
         last_beat = time.monotonic()
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), CONTROL_POLL_S)
+            await self._wait_for_control(stop)
             if stop.is_set():
                 return
             try:
@@ -199,12 +235,29 @@ class Runner:
             except AgioError as exc:
                 log.warning("run %s: control check failed: %s", self.run.id, exc)
 
+    async def _wait_for_control(self, stop: asyncio.Event) -> None:
+        """Until the run stops or a request may have come: the store polls (every
+        CONTROL_POLL_S) or is woken by other processes (PostgreSQL: LISTEN/NOTIFY)."""
+        waits = {
+            asyncio.ensure_future(self.store.wait_for_control(self.run.id, HEARTBEAT_EVERY_S)),
+            asyncio.ensure_future(stop.wait()),
+        }
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+                if waiting.done() and not waiting.cancelled():
+                    waiting.exception()  # retrieved: a store hiccup is retried next round
+
     # the loop
 
     async def _drive(self) -> None:
         _, model_name = split_model(self.agent.model)
         provider = get_provider(self.agent.model, self.settings)
         self.tools = resolve_tools(self.agent.tools)
+        # The file tools read this task's context (copied into `to_thread`): this run's folder.
+        WORKSPACE.set(workspace_of(self.settings.home, self.run.agent_id))
         if self.mode == "start":
             await self.log.emit(
                 "run_started",
@@ -216,9 +269,15 @@ class Runner:
             )
         else:
             await self.log.emit("run_resumed", checkpoint_id=self.resumed_from)
-        if self.first_checkpoint is not None:
-            kind, description = self.first_checkpoint
-            await self._checkpoint(kind, description)
+        if self.first_checkpoint is not None:  # stored by `prepare()`: announce it now
+            await self.log.emit(
+                "checkpoint_created", checkpoint_id=self.run.last_checkpoint_id, step=self.step
+            )
+
+        last = self.messages[-1] if self.messages else {}
+        if self.mode == "resume" and last.get("role") == "assistant" and not last.get("tool_calls"):
+            # Interrupted after its final answer was checkpointed: that answer is the response.
+            return await self._complete(last.get("content") or "")
 
         while True:
             pending = pending_tool_calls(self.messages)
@@ -239,6 +298,9 @@ class Runner:
             response = await self._model_step(provider, model_name)
             if not response.tool_calls:
                 await self._checkpoint()
+                if self.pause_requested:
+                    # Honoured even now: resuming completes with this stored answer.
+                    return await self._pause()
                 return await self._complete(response.content)
 
     async def _model_step(self, provider: Any, model_name: str) -> ModelResponse:
@@ -330,7 +392,9 @@ class Runner:
         self.run.updated_at = self.run.heartbeat_at = utcnow()
         await self.store.save_run(self.run.model_copy(deep=True))
 
-    async def _checkpoint(self, kind: CheckpointKind = "auto", description: str = "") -> str:
+    async def _checkpoint(
+        self, kind: CheckpointKind = "auto", description: str = "", *, emit: bool = True
+    ) -> str:
         base = self.last_checkpoint
         record = CheckpointRecord(
             id=checkpoint_id(self.run.id, self.run.checkpoint_count),
@@ -357,7 +421,8 @@ class Runner:
             await self._write_run()
 
         await asyncio.shield(self._locked(write))
-        await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
+        if emit:
+            await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
         return record.id
 
     async def _finish(self, status: str, **changes: Any) -> None:
@@ -367,6 +432,7 @@ class Runner:
         for key, value in changes.items():
             setattr(self.run, key, value)
         await self._save()
+        self._end_recorded = True
         await self.store.clear_control(self.run.id)
 
     async def _complete(self, content: str) -> None:
@@ -395,9 +461,13 @@ class Runner:
         await self.store.sync_events(self.run.id)
 
     async def _fail(self, error_type: str, message: str) -> None:
+        if self._end_recorded:  # e.g. its end event could not be logged: the end stands
+            return
         partial = "".join(self.partial) or None
-        await self._finish(
-            "failed", error=RunError(type=error_type, message=message), response=partial
-        )
-        await self.log.emit("run_failed", error={"type": error_type, "message": message})
-        await self.store.sync_events(self.run.id)
+        error = RunError(type=error_type, message=message)
+        try:
+            await self._finish("failed", error=error, response=partial)
+            await self.log.emit("run_failed", error={"type": error_type, "message": message})
+            await self.store.sync_events(self.run.id)
+        except AgioError as exc:
+            self._unrecorded(exc, error)

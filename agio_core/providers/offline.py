@@ -145,6 +145,6 @@ class OfflineProvider:
             parts.append(f'My instructions are: "{system[:120]}".')
         parts.append(
             "Try arithmetic (What is 12*7?), the time, or 'count to 20'; "
-            "set AGIO_DEFAULT_MODEL=openai/<model> for a real model."
+            "set `AGIO_DEFAULT_MODEL=openai/<model>` for a real model."
         )
         return " ".join(parts)

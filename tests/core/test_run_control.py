@@ -175,3 +175,19 @@ async def test_concurrent_writers_lose_nothing(agio: Agio, home: Path) -> None:
     runs = await agio.list_runs(limit=100)
     assert runs.total == 50
     assert all(r.status == "completed" and r.response == "2+2 = 4." for r in runs.items)
+
+
+async def test_pause_during_the_final_answer_is_honoured(agio: Agio) -> None:
+    await agio.create_agent(
+        {"id": "counter", "model": "offline/demo", "model_params": {"delay_ms": 10}}
+    )
+    handle = await agio.start_chat("counter", "count to 60")
+    async for event in handle.events():
+        if event.type == "content_delta":
+            break
+    paused = await handle.pause()
+    assert paused.status == "paused"
+    run = await (await agio.resume_run(handle.run_id)).wait()
+    assert run.status == "completed"
+    assert run.response == " ".join(str(i) for i in range(1, 61)) + "."
+    assert run.metrics.steps == 1  # the stored answer was used, not regenerated
