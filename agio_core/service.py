@@ -38,8 +38,8 @@ from .checkpoints import (
     diff_messages,
 )
 from .control import CONTROL_POLL_S, owner_alive, owner_id
-from .errors import ConflictError, InvalidInputError, NotFoundError
-from .events import Event
+from .errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from .events import STREAM_END_EVENTS, TERMINAL_EVENTS, Event
 from .ids import (
     SESSION_ID,
     check_checkpoint_id,
@@ -57,6 +57,10 @@ from .tools._registry import check_tool_names
 log = logging.getLogger("agio")
 T = TypeVar("T")
 CONTROL_WAIT_S = 10.0
+EVENTS_WAIT_S = 1.0  # longest wait for a remote run's next event before looking again
+# A run's owner records a new status (paused, completed, ...) just before it logs the event
+# that ends that stretch of the run: readers and new writers give that event this long.
+END_EVENT_GRACE_S = 2.0
 
 
 class Page(BaseModel, Generic[T]):
@@ -197,13 +201,16 @@ class Agio:
         """A `running` run whose owner is gone is `interrupted`: say so, durably."""
         if run.status != "running" or owner_alive(run):
             return run
-        updated = await self.store.transition_run(
-            run.id,
-            {"running"},
-            lambda current: (
-                {"status": "interrupted", "owner": None} if current.owner == run.owner else {}
-            ),
-        )
+        try:
+            updated = await self.store.transition_run(
+                run.id,
+                {"running"},
+                lambda current: (
+                    {"status": "interrupted", "owner": None} if current.owner == run.owner else {}
+                ),
+            )
+        except StoreError:  # e.g. the disk is full: reading must still work; record it later
+            return run.model_copy(update={"status": "interrupted", "owner": None})
         return updated or run
 
     async def get_run(self, run_id: str) -> Run:
@@ -241,7 +248,32 @@ class Agio:
     async def events(
         self, run_id: str, *, after_seq: int = 0, follow: bool = True
     ) -> AsyncIterator[Event]:
-        """The run's events after `after_seq`; with `follow`, wait for more until it stops."""
+        """The run's events after `after_seq`; with `follow`, wait for more until it stops.
+
+        A finished run always ends with its terminal event: if its process died between
+        recording the end and logging the event, the event is rebuilt from the run record.
+        """
+        last: Event | None = None
+        async for event in self._logged_events(run_id, after_seq=after_seq, follow=follow):
+            last = event
+            yield event
+        if last is not None and last.type in TERMINAL_EVENTS:
+            return
+        run = await self.get_run(run_id)
+        if run.status not in FINISHED:
+            return
+        if last is None:
+            logged = await self.store.read_events(run_id)
+            if logged and logged[-1].type in TERMINAL_EVENTS:
+                return
+            last = logged[-1] if logged else None
+        seq = (last.seq if last else 0) + 1
+        if seq > after_seq:
+            yield _terminal_event(run, seq)
+
+    async def _logged_events(
+        self, run_id: str, *, after_seq: int = 0, follow: bool = True
+    ) -> AsyncIterator[Event]:
         await self.get_run(run_id)
         runner = self._runners.get(run_id)
         if runner is not None and follow:
@@ -261,18 +293,41 @@ class Agio:
                 return
             run = await self.get_run(run_id)
             if run.status != "running":
-                for event in await self.store.read_events(run_id, after_seq):
+                for event in await self._settled_events(run_id, run.status, after_seq):
                     yield event
                 return
             if run_id in self._runners:  # started here meanwhile (resumed): follow it live
                 async for event in self.events(run_id, after_seq=after_seq):
                     yield event
                 return
-            await asyncio.sleep(CONTROL_POLL_S)
+            await self.store.wait_for_events(run_id, after_seq, EVENTS_WAIT_S)
+
+    async def _settled_events(
+        self, run_id: str, status: str | None, after_seq: int = 0
+    ) -> list[Event]:
+        """The run's events after `after_seq`, including the one that ends the stretch that
+        left it in `status` (run_paused, or the terminal event), which its owner logs just
+        after recording `status`: other processes (workers) can look in between."""
+        events = await self.store.read_events(run_id, after_seq)
+        if status is None or status in {"running", "interrupted"}:
+            return events  # nothing ended, or its process died: no such event is coming
+        if not events and after_seq > 0:  # the caller read up to after_seq: was that the end?
+            last = await self.store.read_events(run_id, after_seq - 1)
+            ended = not last or last[0].type in STREAM_END_EVENTS
+        else:
+            ended = not events or events[-1].type in STREAM_END_EVENTS
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + END_EVENT_GRACE_S
+        while not ended and (remaining := deadline - loop.time()) > 0:
+            seen = events[-1].seq if events else after_seq
+            await self.store.wait_for_events(run_id, seen, remaining)
+            events += await self.store.read_events(run_id, seen)
+            ended = bool(events) and events[-1].type in STREAM_END_EVENTS
+        return events
 
     # runs: starting
 
-    def _launch(
+    async def _launch(
         self,
         run: Run,
         agent: AgentSnapshot,
@@ -300,6 +355,7 @@ class Agio:
             first_checkpoint=first_checkpoint,
             resumed_from=resumed_from,
         )
+        await runner.prepare()
         self._runners[run.id] = runner
         runner.task = asyncio.create_task(runner.execute(), name=f"agio-run-{run.id}")
         runner.task.add_done_callback(lambda _: self._runners.pop(run.id, None))
@@ -349,7 +405,7 @@ class Agio:
             heartbeat_at=utcnow(),
         )
         await self.store.create_run(run)
-        return self._launch(
+        return await self._launch(
             run,
             snapshot,
             messages,
@@ -409,7 +465,7 @@ class Agio:
             )
             if cancelled is None:
                 return await self.cancel_run(run_id, reason=reason, wait=wait)
-            last = await self.store.read_events(run_id)
+            last = await self._settled_events(run_id, run.status)
             log_ = EventLog(run_id, self.store, last[-1].seq if last else 0)
             await log_.emit("run_cancelled", reason=reason)
             await self.store.sync_events(run_id)
@@ -439,7 +495,13 @@ class Agio:
         record = await self._checkpoint_record(run.last_checkpoint_id)
         messages = await self._messages_of(record)
         return await self._continue(
-            claimed, record, record.agent, messages, same_state=True, mode="resume"
+            claimed,
+            record,
+            record.agent,
+            messages,
+            same_state=True,
+            mode="resume",
+            claimed_from=run.status,
         )
 
     @staticmethod
@@ -463,14 +525,15 @@ class Agio:
         same_state: bool,
         mode: StartMode,
         first_checkpoint: tuple[CheckpointKind, str] | None = None,
+        claimed_from: str | None = None,
     ) -> RunHandle:
-        events = await self.store.read_events(run.id)
+        events = await self._settled_events(run.id, claimed_from)
         if same_state:
             base, checkpointed = source, len(messages)
         else:
             # Store the new state as a delta of the source wherever the two agree.
             base, checkpointed = source, _common_prefix(await self._messages_of(source), messages)
-        return self._launch(
+        return await self._launch(
             run,
             agent,
             messages,
@@ -597,6 +660,7 @@ class Agio:
             same_state=False,
             mode="resume",
             first_checkpoint=("fork", f"restored from {source.id}"),
+            claimed_from=run.status,
         )
 
     async def fork_checkpoint(
@@ -675,6 +739,18 @@ def _common_prefix(left: list[Message], right: list[Message]) -> int:
             break
         common += 1
     return common
+
+
+def _terminal_event(run: Run, seq: int) -> Event:
+    """The end event of a finished run, as its owner would have logged it."""
+    ts = run.finished_at or run.updated_at
+    if run.status == "completed":
+        data: dict[str, Any] = {"response": run.response, "metrics": run.metrics.model_dump()}
+        return Event(seq=seq, type="run_completed", run_id=run.id, ts=ts, data=data)
+    if run.status == "failed":
+        error = run.error.model_dump() if run.error else {"type": "unknown", "message": ""}
+        return Event(seq=seq, type="run_failed", run_id=run.id, ts=ts, data={"error": error})
+    return Event(seq=seq, type="run_cancelled", run_id=run.id, ts=ts, data={"reason": "cancelled"})
 
 
 def _number(checkpoint_id_: str) -> int:

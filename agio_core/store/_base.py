@@ -7,16 +7,20 @@ Rules every backend keeps:
 - `transition_run` is the only way to change a run's status from outside its owner: it is
   an atomic compare-and-set, so two processes can never both resume one run.
 - Events of one run are appended by one writer at a time (the run's owner) in `seq` order.
+- `wait_for_events` and `wait_for_control` are optional: the defaults poll (sleep briefly);
+  a backend that can be woken by other processes (PostgreSQL: LISTEN/NOTIFY) overrides them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from typing import Any
 
 from ..agents import Agent
 from ..checkpoints import CheckpointRecord
+from ..control import CONTROL_POLL_S
 from ..events import Event
 from ..runs import ControlRequest, Run
 
@@ -108,3 +112,19 @@ class Store(ABC):
 
     @abstractmethod
     async def clear_control(self, run_id: str) -> None: ...
+
+    # cross-process wakeups (optional)
+    async def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> None:
+        """Return once events after `after_seq` may exist, or after at most `timeout` s.
+
+        Never raises for a store problem, and may return early: callers read again. The
+        default just sleeps a poll interval.
+        """
+        await asyncio.sleep(min(timeout, CONTROL_POLL_S))
+
+    async def wait_for_control(self, run_id: str, timeout: float) -> None:
+        """Return once a control request for `run_id` may have arrived, or after `timeout` s.
+
+        Same rules as `wait_for_events`; the default sleeps a poll interval.
+        """
+        await asyncio.sleep(min(timeout, CONTROL_POLL_S))

@@ -1,4 +1,5 @@
-"""Built-in tools. None of them touches files or the network."""
+"""Built-in tools. None of them touches the network; only the opt-in file tools (`files.py`)
+read files, and only inside the agent's workspace folder."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._registry import Tool, tool_from_function
+from .files import FILE_TOOLS
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -102,5 +104,6 @@ def current_time(timezone: str = "UTC") -> str:
 
 
 BUILTIN_TOOLS: dict[str, Tool] = {
-    tool.name: tool for tool in (tool_from_function(calculator), tool_from_function(current_time))
+    tool.name: tool
+    for tool in (tool_from_function(calculator), tool_from_function(current_time), *FILE_TOOLS)
 }
