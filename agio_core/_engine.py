@@ -29,7 +29,14 @@ StopReason = Literal["cancel", "shutdown"]
 
 
 class EventLog:
-    """Events of one run in this process: stored first, then handed to live readers."""
+    """Events of one run in this process.
+
+    An event is numbered and handed to live readers at once; a single writer task stores
+    what has piled up in batches, so a fast stream costs one store write per loop tick, not
+    one per token. `flush()` waits until everything emitted is stored: the engine calls it
+    before every checkpoint and at the end of the run, so no acknowledged state is ahead of
+    its events.
+    """
 
     def __init__(self, run_id: str, store: Store, last_seq: int) -> None:
         self.run_id = run_id
@@ -39,21 +46,33 @@ class EventLog:
         self.events: list[Event] = []
         self.closed = False
         self._wakeup = asyncio.Event()
-        self._publishing = asyncio.Lock()
+        self._unstored: list[Event] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def emit(self, type: EventType, **data: Any) -> Event:
         self.seq += 1
         event = Event(seq=self.seq, type=type, run_id=self.run_id, data=data)
-        # Shielded: a run cancelled while an (async) store writes an event still stores and
-        # publishes it, so its seq is never a gap; the lock keeps events in seq order.
-        await asyncio.shield(self._publish(event))
+        self.events.append(event)
+        self._unstored.append(event)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._store_pending())
+        self._notify()
         return event
 
-    async def _publish(self, event: Event) -> None:
-        async with self._publishing:
-            await self.store.append_events(self.run_id, [event])
-            self.events.append(event)
-            self._notify()
+    async def _store_pending(self) -> None:
+        while self._unstored:
+            batch, self._unstored = self._unstored, []
+            await self.store.append_events(self.run_id, batch)
+
+    async def flush(self) -> None:
+        """Wait until every emitted event is stored (raises what the store raised)."""
+        while self._writer is not None and not self._writer.done():
+            # Shielded: a cancelled run still stores what its readers have already seen.
+            await asyncio.shield(self._writer)
+        if self._writer is not None and self._writer.done():
+            self._writer.result()
+        if self._unstored:
+            await self._store_pending()
 
     def close(self) -> None:
         self.closed = True
@@ -412,7 +431,7 @@ class Runner:
         message_count = len(self.messages)
 
         async def write() -> None:
-            await self.store.sync_events(self.run.id)
+            await self._sync_events()
             await self.store.put_checkpoint(record)
             self.run.checkpoint_count += 1
             self.run.last_checkpoint_id = record.id
@@ -424,6 +443,10 @@ class Runner:
         if emit:
             await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
         return record.id
+
+    async def _sync_events(self) -> None:
+        await self.log.flush()
+        await self.store.sync_events(self.run.id)
 
     async def _finish(self, status: str, **changes: Any) -> None:
         self.run.status = status  # type: ignore[assignment]
@@ -440,34 +463,38 @@ class Runner:
         await self.log.emit(
             "run_completed", response=content, metrics=self.run.metrics.model_dump()
         )
-        await self.store.sync_events(self.run.id)
+        await self._sync_events()
 
     async def _pause(self) -> None:
         if self.last_checkpoint is None or self.checkpointed != len(self.messages):
             await self._checkpoint(description="paused")
         await self._finish("paused")
         await self.log.emit("run_paused", checkpoint_id=self.run.last_checkpoint_id)
-        await self.store.sync_events(self.run.id)
+        await self._sync_events()
 
     async def _cancel(self) -> None:
         partial = "".join(self.partial) or None
         await self._finish("cancelled", response=partial)
         await self.log.emit("run_cancelled", reason=self.cancel_reason or "cancelled")
-        await self.store.sync_events(self.run.id)
+        await self._sync_events()
 
     async def _interrupt(self) -> None:
         # The process is going away: the last checkpoint is the state to resume from.
         await self._finish("interrupted")
-        await self.store.sync_events(self.run.id)
+        await self._sync_events()
 
     async def _fail(self, error_type: str, message: str) -> None:
         if self._end_recorded:  # e.g. its end event could not be logged: the end stands
             return
         partial = "".join(self.partial) or None
+        key = self.settings.openai_api_key
+        if key and key.get_secret_value() and key.get_secret_value() in message:
+            # Model servers may quote the key they were sent: keep it out of runs and clients.
+            message = message.replace(key.get_secret_value(), "[redacted]")
         error = RunError(type=error_type, message=message)
         try:
             await self._finish("failed", error=error, response=partial)
             await self.log.emit("run_failed", error={"type": error_type, "message": message})
-            await self.store.sync_events(self.run.id)
+            await self._sync_events()
         except AgioError as exc:
             self._unrecorded(exc, error)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ._time import utcnow
 
@@ -30,6 +31,8 @@ STREAM_END_EVENTS = TERMINAL_EVENTS | {"run_paused"}
 
 
 class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     seq: int
     type: EventType
     run_id: str
@@ -40,5 +43,10 @@ class Event(BaseModel):
     def is_terminal(self) -> bool:
         return self.type in TERMINAL_EVENTS
 
-    def to_json(self) -> str:
+    @cached_property
+    def json_text(self) -> str:
+        # Serialised once, though written to the store and sent to every reader.
         return self.model_dump_json()
+
+    def to_json(self) -> str:
+        return self.json_text

@@ -468,6 +468,7 @@ class Agio:
             last = await self._settled_events(run_id, run.status)
             log_ = EventLog(run_id, self.store, last[-1].seq if last else 0)
             await log_.emit("run_cancelled", reason=reason)
+            await log_.flush()
             await self.store.sync_events(run_id)
             return cancelled
         await self.store.request_control(

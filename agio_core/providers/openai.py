@@ -8,6 +8,10 @@ because the user has already seen part of the answer.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +38,13 @@ API_PARAMS = frozenset(
         "tool_choice",
     }
 )
+# What the HTTP library raises when a stream breaks mid-body (the SDK does not wrap reads of
+# a raw streaming response). openai 3 uses httpx2, earlier versions httpx.
+_TRANSPORT_ERRORS: tuple[type[Exception], ...] = tuple(
+    module.TransportError
+    for module in (sys.modules.get("httpx"), sys.modules.get("httpx2"))
+    if module is not None
+)
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 10.0
@@ -50,21 +61,19 @@ class _ToolCallAssembler:
         self._calls: list[dict[str, str]] = []
         self._by_index: dict[int, dict[str, str]] = {}
 
-    def add(self, fragment: Any) -> None:
-        index = fragment.index if fragment.index is not None else 0
+    def add(self, fragment: dict[str, Any]) -> None:
+        index = fragment.get("index") or 0
+        fragment_id = fragment.get("id") or ""
         current = self._by_index.get(index)
-        if current is None or (fragment.id and current["id"] and fragment.id != current["id"]):
-            current = {"id": fragment.id or "", "name": "", "arguments": ""}
+        if current is None or (fragment_id and current["id"] and fragment_id != current["id"]):
+            current = {"id": fragment_id, "name": "", "arguments": ""}
             self._calls.append(current)
             self._by_index[index] = current
-        if fragment.id and not current["id"]:
-            current["id"] = fragment.id
-        function = fragment.function
-        if function is not None:
-            if function.name:
-                current["name"] += function.name
-            if function.arguments:
-                current["arguments"] += function.arguments
+        if fragment_id and not current["id"]:
+            current["id"] = fragment_id
+        function = fragment.get("function") or {}
+        current["name"] += function.get("name") or ""
+        current["arguments"] += function.get("arguments") or ""
 
     def calls(self) -> list[ToolCall]:
         return [
@@ -108,6 +117,13 @@ def _message(exc: Exception) -> str:
     return str(getattr(exc, "message", exc))
 
 
+# One client per event loop and configuration: building one costs an SSL context, and its
+# connection pool belongs to the loop that opened it.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class OpenAIProvider:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -121,13 +137,20 @@ class OpenAIProvider:
                 "for a local server such as Ollama",
                 "authentication_error",
             )
+        api_key = key.get_secret_value() if key else "not-set"
         timeout = float(params.get("timeout", DEFAULT_TIMEOUT_S))
-        return openai.AsyncOpenAI(
-            api_key=key.get_secret_value() if key else "not-set",
-            base_url=base_url,
-            max_retries=int(params.get("max_retries", DEFAULT_MAX_RETRIES)),
-            timeout=openai.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
-        )
+        max_retries = int(params.get("max_retries", DEFAULT_MAX_RETRIES))
+        clients = _clients.setdefault(asyncio.get_running_loop(), {})
+        config = (api_key, base_url, timeout, max_retries)
+        if config not in clients:
+            clients[config] = openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=base_url,
+                max_retries=max_retries,
+                timeout=openai.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
+            )
+        client: openai.AsyncOpenAI = clients[config]
+        return client
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
         params = request.params
@@ -138,30 +161,50 @@ class OpenAIProvider:
         content: list[str] = []
         assembler = _ToolCallAssembler()
         usage = Usage()
+        # The client sends the request, retries and raises status errors; the chunks are read
+        # raw, because building the SDK's typed objects per chunk costs more than all the rest
+        # of streaming a token through agio.
         try:
-            stream = await client.chat.completions.create(  # type: ignore[call-overload]
+            async with client.chat.completions.with_streaming_response.create(  # type: ignore[call-overload]
                 model=request.model,
                 messages=request.messages,
                 stream=True,
                 stream_options={"include_usage": True},
                 **extra,
-            )
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta.content:
-                        content.append(delta.content)
-                        yield TextDelta(delta.content)
-                    for fragment in delta.tool_calls or []:
-                        assembler.add(fragment)
+            ) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        break
+                    chunk = json.loads(payload)
+                    if not isinstance(chunk, dict):
+                        raise ValueError(f"expected a JSON object, got {payload[:80]!r}")
+                    if error := chunk.get("error"):
+                        message = error.get("message") if isinstance(error, dict) else error
+                        raise ProviderError(f"the model stream failed: {message}", "stream_error")
+                    if reported := chunk.get("usage"):
+                        usage = Usage(
+                            reported.get("prompt_tokens") or 0,
+                            reported.get("completion_tokens") or 0,
+                        )
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("delta") or {}
+                        if text := delta.get("content"):
+                            content.append(text)
+                            yield TextDelta(text)
+                        for fragment in delta.get("tool_calls") or ():
+                            assembler.add(fragment)
         except openai.OpenAIError as exc:
             raise _provider_error(exc) from exc
-        except ValueError as exc:  # a chunk that is not JSON
+        except (ValueError, AttributeError, TypeError) as exc:  # not JSON, or not chunk-shaped
             raise ProviderError(
                 f"the model server sent a malformed chunk: {exc}", "stream_error"
             ) from exc
-        finally:
-            await client.close()
+        except _TRANSPORT_ERRORS as exc:
+            raise ProviderError(
+                f"the model server closed the stream early: {type(exc).__name__}: {exc}",
+                "connection_error",
+            ) from exc
         yield ModelResponse(content="".join(content), tool_calls=assembler.calls(), usage=usage)

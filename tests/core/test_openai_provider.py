@@ -136,7 +136,7 @@ async def test_rate_limit_is_retried_honouring_retry_after(
         (HttpErrorReply.unauthorized(), "authentication_error", "API key"),
         (HttpErrorReply.model_not_found("gpt-4o-mini"), "not_found", "not found"),
         (StreamErrorReply(("par", "tial")), "stream_error", "stream failed"),
-        (StreamErrorReply(("par", "tial"), mode="disconnect"), "connection_error", "reach"),
+        (StreamErrorReply(("par", "tial"), mode="disconnect"), "connection_error", "closed the"),
         (MalformedReply(before=("par", "tial")), "stream_error", "malformed"),
     ],
     ids=["401", "404", "error-mid-stream", "cut-mid-stream", "malformed-chunk"],
