@@ -1,0 +1,67 @@
+"""The FastAPI application: `create_app()`, and `app` for `uvicorn agio_core.api.app:app`.
+
+Importing this module does no I/O: settings are read and the store is opened in the
+lifespan, and closing the facade there leaves the runs this process drives `interrupted`
+at their last checkpoint, resumable by any process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from .._version import __version__
+from ..service import Agio
+from ..settings import Settings
+from .auth import require_api_key
+from .errors import install_error_handlers
+from .middleware import BodySizeLimit, ConfiguredCORS
+from .routers import agents, chat, checkpoints, health, runs, sessions
+
+DESCRIPTION = """\
+agio's core behind HTTP: agents, chat with SSE streaming, runs with pause / resume / cancel,
+and checkpoints with restore and fork.
+
+Streams are Server-Sent Events: `id:` is the event's `seq`, `event:` its type and `data:` the
+whole event `{seq, type, run_id, ts, data}`. `GET /api/runs/{run_id}/events` (re)joins any
+run and honours `Last-Event-ID`. With `AGIO_API_KEYS` set, every route but `/api/health`
+needs `Authorization: Bearer <key>`. Routes marked *(extension)* go beyond the seed API.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API app; `settings` default to the environment / `.env`, read at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings or Settings()
+        level = logging.getLevelName(resolved.log_level.upper())
+        if isinstance(level, int):  # an unknown AGIO_LOG_LEVEL leaves the default
+            logging.getLogger("agio").setLevel(level)
+        app.state.settings = resolved
+        app.state.api_keys = [key.encode() for key in resolved.api_key_list()]
+        async with Agio(resolved) as agio:
+            app.state.agio = agio
+            yield
+
+    app = FastAPI(
+        title="agio",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    protected = [Depends(require_api_key)]
+    for module in (agents, chat, runs, checkpoints, sessions):
+        app.include_router(module.router, dependencies=protected)
+    # The last added is outermost: CORS wraps everything, so even a 413 carries its headers.
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(ConfiguredCORS)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,66 @@
+"""Exceptions to HTTP answers: always `{"detail": ...}`, never a 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ..errors import AgioError, ErrorKind
+from .schemas import ErrorOut, InvalidOut
+
+log = logging.getLogger("agio.api")
+
+STATUS_OF_KIND: dict[ErrorKind, int] = {
+    "not_found": 404,
+    "conflict": 409,
+    "invalid": 422,
+    # A provider error outside a run (where it would become `run_failed`) is an upstream failure.
+    "provider": 502,
+    "store": 503,
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the error statuses a route can answer."""
+    described = {
+        401: "Missing or wrong API key (when AGIO_API_KEYS is set).",
+        404: "Unknown id.",
+        409: "Illegal state change.",
+        413: "Request body too large.",
+        422: "Invalid request.",
+        503: "The store is unavailable.",
+    }
+    return {
+        s: {"model": InvalidOut if s == 422 else ErrorOut, "description": described[s]}
+        for s in statuses
+    }
+
+
+async def _agio_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AgioError)
+    status = STATUS_OF_KIND.get(exc.kind, 422)
+    if status >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+    return JSONResponse({"detail": exc.message}, status_code=status)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    # FastAPI answers 400 for a body it cannot decode; the API promises 422 for any bad body.
+    status = 422 if exc.status_code == 400 else exc.status_code
+    return JSONResponse({"detail": exc.detail}, status_code=status, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s %s failed", request.method, request.url.path)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AgioError, _agio_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

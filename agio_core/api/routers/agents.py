@@ -1,0 +1,91 @@
+"""Agents: list, get, create, update, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from ...agents import Agent, AgentSpec
+from ...errors import InvalidInputError
+from ...service import Page
+from ..deps import AgioDep
+from ..errors import error_responses
+from ..schemas import AgentUpdate
+
+router = APIRouter(prefix="/api/agents", tags=["agents"])
+AUTH = error_responses(401)
+
+
+def _builtin_tools_only(tools: list[str]) -> None:
+    """A `module:function` tool runs server-side code of the client's choosing: not over HTTP.
+
+    Agents with such tools are defined on the server host (`agio agents create -f`) and can
+    then be used through the API like any other.
+    """
+    imported = [name for name in tools if ":" in name]
+    if imported:
+        raise InvalidInputError(
+            f"tools: {', '.join(imported)}: 'module:function' tools cannot be set through the "
+            "API; define the agent on the server host (agio agents create -f FILE)"
+        )
+
+
+@router.get("", response_model=Page[Agent], responses=AUTH, summary="List agents")
+async def list_agents(
+    agio: AgioDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    tag: Annotated[str | None, Query(description="Only agents with this tag.")] = None,
+) -> Page[Agent]:
+    return await agio.list_agents(tag=tag or None, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{agent_id}", response_model=Agent, responses=error_responses(401, 404), summary="Get agent"
+)
+async def get_agent(agio: AgioDep, agent_id: str) -> Agent:
+    return await agio.get_agent(agent_id)
+
+
+@router.post(
+    "",
+    response_model=Agent,
+    status_code=201,
+    responses=error_responses(401, 409, 413, 422),
+    summary="Create an agent (extension)",
+)
+async def create_agent(
+    agio: AgioDep,
+    spec: AgentSpec,
+    replace: Annotated[
+        bool, Query(description="(extension) Overwrite an agent with the same id.")
+    ] = False,
+) -> Agent:
+    _builtin_tools_only(spec.tools)
+    return await agio.create_agent(spec, replace=replace)
+
+
+@router.put(
+    "/{agent_id}",
+    response_model=Agent,
+    responses=error_responses(401, 404, 413, 422),
+    summary="Replace an agent's definition (extension)",
+)
+async def update_agent(agio: AgioDep, agent_id: str, spec: AgentUpdate) -> Agent:
+    _builtin_tools_only(spec.tools)
+    fields = spec.model_dump()
+    fields["id"] = fields["id"] or agent_id
+    return await agio.update_agent(agent_id, fields)
+
+
+@router.delete(
+    "/{agent_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404, 409),
+    summary="Delete an agent",
+)
+async def delete_agent(agio: AgioDep, agent_id: str) -> Response:
+    await agio.delete_agent(agent_id)
+    return Response(status_code=204)

@@ -1,0 +1,126 @@
+"""Checkpoints: list, get, manual create, restore, fork, and diff."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Response
+
+from ...checkpoints import Checkpoint, CheckpointSummary, MessageDiff
+from ...service import Agio, RunHandle
+from ..deps import AgioDep
+from ..errors import error_responses
+from ..schemas import CheckpointCreate, ContinuationOut, ForkRequest, RestoreRequest, run_out
+from ..sse import SSE_RESPONSE, event_stream
+
+router = APIRouter(prefix="/api/checkpoints", tags=["checkpoints"])
+CONTINUATION_RESPONSES = {**SSE_RESPONSE, **error_responses(401, 404, 409, 413, 422)}
+
+
+@router.get(
+    "/runs/{run_id}/checkpoints",
+    response_model=list[CheckpointSummary],
+    responses=error_responses(401, 404),
+    summary="List a run's checkpoints",
+)
+async def list_checkpoints(agio: AgioDep, run_id: str) -> list[CheckpointSummary]:
+    return await agio.list_checkpoints(run_id)
+
+
+@router.post(
+    "/runs/{run_id}/checkpoints",
+    response_model=CheckpointSummary,
+    status_code=201,
+    responses=error_responses(401, 404, 409, 413, 422),
+    summary="Checkpoint a run that is not running (manual)",
+)
+async def create_checkpoint(
+    agio: AgioDep, run_id: str, body: CheckpointCreate | None = None
+) -> CheckpointSummary:
+    request = body or CheckpointCreate()
+    return await agio.create_checkpoint(run_id, description=request.description, tags=request.tags)
+
+
+@router.get(
+    "/{checkpoint_id}",
+    response_model=Checkpoint,
+    responses=error_responses(401, 404),
+    summary="Get a checkpoint with its messages",
+)
+async def get_checkpoint(agio: AgioDep, checkpoint_id: str) -> Checkpoint:
+    return await agio.get_checkpoint(checkpoint_id)
+
+
+async def _last_seq(agio: Agio, run_id: str) -> int:
+    seq = 0
+    async for event in agio.events(run_id, follow=False):
+        seq = event.seq
+    return seq
+
+
+async def _continue(
+    agio: Agio, start: Callable[[], Awaitable[RunHandle]], *, after_seq: int, stream: bool
+) -> ContinuationOut | Response:
+    handle = await start()
+    if stream:
+        return event_stream(agio, handle.run_id, after_seq=after_seq)
+    run = await agio.get_run(handle.run_id)
+    return ContinuationOut(run_id=handle.run_id, first_seq=after_seq + 1, run=run_out(run))
+
+
+@router.post(
+    "/{checkpoint_id}/restore",
+    response_model=ContinuationOut,
+    responses=CONTINUATION_RESPONSES,
+    summary="Continue from a checkpoint",
+    description="In a new run (`create_new_run: true`, default), or by rewinding the "
+    "checkpoint's own run, whose later checkpoints are then marked superseded. The run goes on "
+    "in the background; with `stream: true` its events come back as SSE.",
+)
+async def restore_checkpoint(
+    agio: AgioDep, checkpoint_id: str, body: RestoreRequest | None = None
+) -> ContinuationOut | Response:
+    request = body or RestoreRequest()
+    after_seq = 0
+    if not request.create_new_run:
+        # The run is not running (else the restore is refused), so its log is still.
+        source = await agio.get_checkpoint(checkpoint_id)
+        after_seq = await _last_seq(agio, source.run_id)
+
+    def start() -> Awaitable[RunHandle]:
+        return agio.restore_checkpoint(
+            checkpoint_id,
+            create_new_run=request.create_new_run,
+            modifications=request.modifications,
+        )
+
+    return await _continue(agio, start, after_seq=after_seq, stream=request.stream)
+
+
+@router.post(
+    "/{checkpoint_id}/fork",
+    response_model=ContinuationOut,
+    responses=CONTINUATION_RESPONSES,
+    summary="Fork a new run from a checkpoint",
+    description="The source run is left untouched. The new run goes on in the background; "
+    "with `stream: true` its events come back as SSE.",
+)
+async def fork_checkpoint(
+    agio: AgioDep, checkpoint_id: str, body: ForkRequest | None = None
+) -> ContinuationOut | Response:
+    request = body or ForkRequest()
+
+    def start() -> Awaitable[RunHandle]:
+        return agio.fork_checkpoint(checkpoint_id, modifications=request.modifications)
+
+    return await _continue(agio, start, after_seq=0, stream=request.stream)
+
+
+@router.get(
+    "/{a}/diff/{b}",
+    response_model=MessageDiff,
+    responses=error_responses(401, 404),
+    summary="Compare two checkpoints' messages (extension)",
+)
+async def diff_checkpoints(agio: AgioDep, a: str, b: str) -> MessageDiff:
+    return await agio.diff_checkpoints(a, b)

@@ -1,0 +1,144 @@
+"""Runs: list, get, start, pause / resume / cancel, their event stream and fork tree."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse
+
+from ...checkpoints import TreeNode
+from ...errors import InvalidInputError
+from ...runs import RunStatus
+from ...service import Page
+from ..deps import AgioDep
+from ..errors import error_responses
+from ..schemas import CancelRequest, RunOut, RunStartRequest, run_out
+from ..sse import SSE_RESPONSE, event_stream
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+ControlWait = Annotated[
+    float,
+    Query(ge=0, le=60, description="(extension) Seconds to wait for the run to act on it."),
+]
+
+
+@router.get("", response_model=Page[RunOut], responses=error_responses(401), summary="List runs")
+async def list_runs(
+    agio: AgioDep,
+    agent_id: str | None = None,
+    status: RunStatus | None = None,
+    session_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[RunOut]:
+    page = await agio.list_runs(
+        agent_id=agent_id, status=status, session_id=session_id, limit=limit, offset=offset
+    )
+    return Page[RunOut](
+        total=page.total, items=[run_out(r) for r in page.items], limit=limit, offset=offset
+    )
+
+
+@router.post(
+    "",
+    response_model=RunOut,
+    status_code=201,
+    responses=error_responses(401, 404, 409, 413, 422),
+    summary="Start a run in the background (extension)",
+    description="Like `POST /api/chat` but returns the new run at once; follow it at "
+    "`/api/runs/{run_id}/events`.",
+)
+async def start_run(agio: AgioDep, body: RunStartRequest) -> RunOut:
+    handle = await agio.start_chat(body.agent_id, body.message, session_id=body.session_id)
+    return run_out(await agio.get_run(handle.run_id))
+
+
+@router.get(
+    "/{run_id}",
+    response_model=RunOut,
+    responses=error_responses(401, 404),
+    summary="Get a run (extension)",
+)
+async def get_run(agio: AgioDep, run_id: str) -> RunOut:
+    return run_out(await agio.get_run(run_id))
+
+
+@router.post(
+    "/{run_id}/pause",
+    response_model=RunOut,
+    responses=error_responses(401, 404, 409),
+    summary="Pause a running run",
+    description="Honoured at the run's next safe point, which leaves a checkpoint; the run "
+    "is returned once paused (or after `wait` seconds).",
+)
+async def pause_run(agio: AgioDep, run_id: str, wait: ControlWait = 10.0) -> RunOut:
+    return run_out(await agio.pause_run(run_id, wait=wait))
+
+
+@router.post(
+    "/{run_id}/resume",
+    response_model=RunOut,
+    responses=error_responses(401, 404, 409),
+    summary="Resume a paused or interrupted run",
+    description="The run goes on in this server from its last checkpoint; returns at once. "
+    "Follow it at `/api/runs/{run_id}/events`.",
+)
+async def resume_run(agio: AgioDep, run_id: str) -> RunOut:
+    handle = await agio.resume_run(run_id)
+    return run_out(await agio.get_run(handle.run_id))
+
+
+@router.post(
+    "/{run_id}/cancel",
+    response_model=RunOut,
+    responses=error_responses(401, 404, 409, 413, 422),
+    summary="Cancel a run",
+    description="Immediate: the model stream and running tools are aborted, partial output "
+    "is kept. The body is optional.",
+)
+async def cancel_run(
+    agio: AgioDep, run_id: str, body: CancelRequest | None = None, wait: ControlWait = 10.0
+) -> RunOut:
+    reason = (body or CancelRequest()).reason
+    return run_out(await agio.cancel_run(run_id, reason=reason, wait=wait))
+
+
+def _replay_point(last_event_id: str | None, after_seq: int) -> int:
+    if last_event_id is None or not last_event_id.strip():
+        return after_seq
+    if not last_event_id.strip().isdigit():
+        raise InvalidInputError("Last-Event-ID: must be an event seq (a whole number)")
+    return int(last_event_id)
+
+
+@router.get(
+    "/{run_id}/events",
+    response_class=EventSourceResponse,
+    responses={**SSE_RESPONSE, **error_responses(401, 404, 422)},
+    summary="Join a run's event stream (extension)",
+    description="Replays the run's events after `Last-Event-ID` (header, as sent by a "
+    "reconnecting browser `EventSource`) or `after_seq`, then follows a live run until it "
+    "ends or pauses.",
+)
+async def run_events(
+    agio: AgioDep,
+    run_id: str,
+    after_seq: Annotated[int, Query(ge=0, description="Replay events after this seq.")] = 0,
+    follow: Annotated[bool, Query(description="Wait for the events still to come.")] = True,
+    last_event_id: Annotated[str | None, Header(description="Overrides after_seq.")] = None,
+) -> EventSourceResponse:
+    await agio.get_run(run_id)
+    start = _replay_point(last_event_id, after_seq)
+    return event_stream(agio, run_id, after_seq=start, follow=follow)
+
+
+@router.get(
+    "/{run_id}/tree",
+    response_model=TreeNode,
+    responses=error_responses(401, 404),
+    summary="The fork tree the run belongs to (extension)",
+)
+async def run_tree(agio: AgioDep, run_id: str) -> TreeNode:
+    return await agio.checkpoint_tree(run_id)

@@ -1,0 +1,143 @@
+"""Request and response bodies of the HTTP API (SPEC §5).
+
+Core models (`Agent`, `Checkpoint`, `Event`, ...) are returned as they are; this module holds
+only what the API adds: request bodies (unknown fields are a 422, never ignored) and the
+public view of a run, which leaves out who drives it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..agents import AgentSpec
+from ..checkpoints import Modifications
+from ..runs import Run, RunError, RunMetrics, RunStatus
+
+OnDisconnect = Literal["continue", "cancel"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What went wrong, in one line.")
+
+
+class ValidationProblem(BaseModel):
+    """One reason a request was invalid, as FastAPI reports it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidOut(BaseModel):
+    detail: str | list[ValidationProblem] = Field(
+        description="What was wrong: one line, or one entry per invalid field."
+    )
+
+
+class HealthOut(BaseModel):
+    status: Literal["healthy"] = "healthy"
+    version: str
+    timestamp: datetime
+
+
+class AgentUpdate(AgentSpec):
+    """An agent's complete new definition; `id` may be left out (it cannot change)."""
+
+    id: str = ""
+
+
+class ChatRequest(_Request):
+    agent_id: str = Field(default="assistant", description="The agent to talk to.")
+    message: str = Field(description="The user's message.")
+    stream: bool = Field(default=True, description="SSE of run events, else one JSON answer.")
+    session_id: str | None = Field(
+        default=None, description="Continue this conversation (a new one if it has no runs)."
+    )
+    on_disconnect: OnDisconnect = Field(
+        default="continue",
+        description="(extension) What happens to the run when a streaming client goes away: "
+        "it goes on (re-join it at /api/runs/{run_id}/events), or it is cancelled.",
+    )
+
+
+class ChatResponse(BaseModel):
+    run_id: str
+    response: str | None
+    metrics: RunMetrics
+    status: RunStatus
+
+
+class RunStartRequest(_Request):
+    agent_id: str = "assistant"
+    message: str
+    session_id: str | None = None
+
+
+class RunOut(BaseModel):
+    """A run as clients see it (the run's owner process and heartbeat are internal)."""
+
+    id: str
+    agent_id: str
+    session_id: str
+    status: RunStatus
+    input: str
+    response: str | None = None
+    error: RunError | None = None
+    metrics: RunMetrics
+    parent_run_id: str | None = None
+    from_checkpoint_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    checkpoint_count: int = 0
+    last_checkpoint_id: str | None = None
+
+
+class CancelRequest(_Request):
+    reason: str = Field(default="cancelled by user", max_length=1000)
+
+
+class LatestSessionOut(BaseModel):
+    session_id: str | None = Field(description="The session of the newest run; null if none.")
+
+
+class CheckpointCreate(_Request):
+    description: str = Field(default="", max_length=10_000)
+    tags: list[str] = Field(default_factory=list)
+
+
+class RestoreRequest(_Request):
+    create_new_run: bool = Field(
+        default=True, description="Continue in a new run; false rewinds the checkpoint's run."
+    )
+    modifications: Modifications | None = None
+    stream: bool = Field(default=False, description="SSE of the continuation's events.")
+
+
+class ForkRequest(_Request):
+    modifications: Modifications | None = None
+    stream: bool = Field(default=False, description="SSE of the new run's events.")
+
+
+class ContinuationOut(BaseModel):
+    """A run that goes on in the background from a checkpoint."""
+
+    run_id: str
+    first_seq: int = Field(
+        description="The continuation's events have seq >= first_seq; follow them at "
+        "/api/runs/{run_id}/events?after_seq=first_seq-1."
+    )
+    run: RunOut
+
+
+def run_out(run: Run) -> RunOut:
+    return RunOut.model_validate(run.model_dump())

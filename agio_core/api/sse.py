@@ -1,0 +1,175 @@
+"""Run events as Server-Sent Events: `id:` = seq, `event:` = type, `data:` = the event JSON.
+
+A stream only reads the run's event log, so a client that goes away never stops the run (it
+can join again at `/api/runs/{run_id}/events`), unless it asked for `on_disconnect: cancel`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Message, Receive, Scope, Send
+
+from ..errors import AgioError
+from ..events import EVENT_TYPES, Event
+from ..service import Agio
+from .schemas import OnDisconnect
+
+log = logging.getLogger("agio.api")
+
+KEEPALIVE_S = 15.0
+# A client that has not taken a frame for this long has stopped reading: drop it.
+SEND_TIMEOUT_S = 30.0
+
+# OpenAPI < 3.2: the `schema` of an event stream describes one event.
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's seq."},
+        "event": {"type": "string", "enum": list(EVENT_TYPES)},
+        "data": {
+            "type": "string",
+            "description": "The whole event as JSON: {seq, type, run_id, ts, data}.",
+            "contentMediaType": "application/json",
+            "contentSchema": Event.model_json_schema(),
+        },
+    },
+}
+SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: one per run event (SPEC §3), keepalive comments "
+        "every 15 s; the stream ends after run_completed, run_failed, run_cancelled or "
+        "run_paused.",
+        "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
+    }
+}
+
+
+def encode(event: Event) -> bytes:
+    """One SSE frame. `to_json` escapes newlines, so the event fits on one `data:` line."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (
+        event.seq,
+        event.type.encode(),
+        event.to_json().encode(),
+    )
+
+
+class _Relay:
+    """Reads a run's events in a task of its own, so that whatever piled up while the last
+    frame was being sent goes out as one chunk: a fast run costs a few writes, not one per
+    token."""
+
+    _END = object()
+
+    def __init__(self, events: AsyncIterator[Event]) -> None:
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._task = asyncio.create_task(self._pump(events))
+
+    async def _pump(self, events: AsyncIterator[Event]) -> None:
+        try:
+            async for event in events:
+                self._queue.put_nowait(event)
+            self._queue.put_nowait(self._END)
+        except Exception as exc:  # handed to the response, which fails with it
+            self._queue.put_nowait(exc)
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Encoded frames, batched; ends after the last event."""
+        while True:
+            item = await self._queue.get()
+            batch: list[bytes] = []
+            while True:
+                if item is self._END:
+                    if batch:
+                        yield b"".join(batch)
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, Event)
+                batch.append(encode(item))
+                if self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            yield b"".join(batch)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class _EventStreamResponse(EventSourceResponse):
+    """Drops clients that stopped reading quietly, and ends the HTTP response properly when
+    the server shuts down mid-stream (sse-starlette cancels the stream without its last
+    chunk, which clients would see as a broken connection)."""
+
+    def __init__(self, frames: AsyncIterator[bytes], shutting_down: anyio.Event) -> None:
+        super().__init__(
+            frames,
+            ping=KEEPALIVE_S,
+            send_timeout=SEND_TIMEOUT_S,
+            shutdown_event=shutting_down,
+            sep="\n",
+        )
+        self.shutting_down = shutting_down
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = ended = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started, ended
+            started = started or message["type"] == "http.response.start"
+            ended = ended or (
+                message["type"] == "http.response.body" and not message.get("more_body")
+            )
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, tracking_send)
+        except SendTimeoutError:
+            log.info("dropped an event stream client that stopped reading")
+            return
+        if started and not ended and self.shutting_down.is_set():
+            with contextlib.suppress(OSError, RuntimeError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def event_stream(
+    agio: Agio,
+    run_id: str,
+    *,
+    after_seq: int = 0,
+    follow: bool = True,
+    on_disconnect: OnDisconnect = "continue",
+) -> EventSourceResponse:
+    """The run's events after `after_seq` as SSE (the run must be known to exist)."""
+    shutting_down = anyio.Event()
+
+    async def frames() -> AsyncIterator[bytes]:
+        relay = _Relay(agio.events(run_id, after_seq=after_seq, follow=follow))
+        ended = False
+        try:
+            async for chunk in relay.chunks():
+                yield chunk
+            ended = True
+        finally:
+            with anyio.CancelScope(shield=True):
+                await relay.stop()
+                if not ended and on_disconnect == "cancel" and not shutting_down.is_set():
+                    # On server shutdown the run is left interrupted (resumable), not cancelled.
+                    with contextlib.suppress(AgioError):
+                        await agio.cancel_run(run_id, reason="client disconnected", wait=0)
+
+    return _EventStreamResponse(frames(), shutting_down)

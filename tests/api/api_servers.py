@@ -1,0 +1,81 @@
+"""Real API servers in subprocesses, on free loopback ports, each with its own AGIO_HOME."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AGIO_") and k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}
+    }
+    env.update(AGIO_HOME=str(home), NO_COLOR="1", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    home: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(
+    argv: list[str], workdir: Path, port: int, env: dict[str, str], name: str
+) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=log, stderr=log)
+    server = Server(f"http://127.0.0.1:{port}", process, log_path, Path(env["AGIO_HOME"]))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited with {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/api/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    pytest.fail(f"{name} did not come up:\n{server.log()}")
+
+
+def agio_serve(workdir: Path, name: str, **env: str) -> Server:
+    """`agio serve` (the CLI command) on a free port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "agio_cli", "serve", "--port", str(port)]
+    return start_server(argv, workdir, port, clean_env(workdir / "home", **env), name)
