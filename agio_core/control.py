@@ -18,6 +18,7 @@ from .runs import Run
 HEARTBEAT_EVERY_S = 5.0
 STALE_AFTER_S = 30.0
 CONTROL_POLL_S = 0.1
+LAUNCH_GRACE_S = 10.0
 
 # Runs driven by this process; how a run owned by our own pid is told from an orphan.
 LIVE_RUNS: set[str] = set()
@@ -47,5 +48,10 @@ def owner_alive(run: Run) -> bool:
         return True
     pid = int(pid_text)
     if pid == os.getpid():
-        return run.id in LIVE_RUNS
+        # Ours: alive while a runner drives it, or while it is being launched (claimed, its
+        # runner not started yet; the claim set a fresh heartbeat).
+        launching = run.heartbeat_at is not None and utcnow() - run.heartbeat_at < timedelta(
+            seconds=LAUNCH_GRACE_S
+        )
+        return run.id in LIVE_RUNS or launching
     return _pid_alive(pid)
