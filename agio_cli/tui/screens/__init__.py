@@ -1,0 +1,1 @@
+"""The TUI's screens: chat, runs/checkpoints, and the modal dialogs."""

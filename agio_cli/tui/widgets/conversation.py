@@ -1,0 +1,172 @@
+"""The conversation: one `RunView` per run, each rendered live from the run's events."""
+
+from __future__ import annotations
+
+from markdown_it import MarkdownIt
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from agio_core import Event
+
+from ..format import checkpoint_label, clip, compact_json, duration
+
+
+class Conversation(VerticalScroll):
+    """The scrolling transcript; it follows the newest output unless the user scrolls up."""
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+
+class UserMessage(Static):
+    """What the user sent (or queued, until the busy run lets it go)."""
+
+    def __init__(self, text: str, *, queued: bool = False) -> None:
+        super().__init__(Text(text), classes="user-message")
+        self.text = text
+        self.set_queued(queued)
+
+    def set_queued(self, queued: bool) -> None:
+        self.set_class(queued, "queued")
+        self.border_title = "You · queued until the current run ends" if queued else "You"
+
+
+def _markdown_parser() -> MarkdownIt:
+    return MarkdownIt("gfm-like", options_update={"html": False})
+
+
+class AnswerBlock(Markdown):
+    """The text of one model step, streamed in as Markdown."""
+
+    def __init__(self) -> None:
+        # Raw HTML is shown as text: a model writing `<model>` means the word, not a tag.
+        super().__init__("", classes="answer", parser_factory=_markdown_parser)
+        self.text = ""
+        self._stream: MarkdownStream | None = None
+
+    async def write(self, fragment: str) -> None:
+        self.text += fragment
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self)
+        await self._stream.write(fragment)
+
+    async def finish(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+
+
+class ToolCallView(Static):
+    """A tool call: name and arguments when it starts; result and duration when it ends."""
+
+    def __init__(self, name: str, arguments: str) -> None:
+        super().__init__(classes="tool-call running")
+        self.tool_name = name
+        self.arguments = compact_json(arguments)
+        self.result: str | None = None
+        self.update(self._render_call("⚙", "running…", "italic"))
+
+    def complete(self, result: str, *, is_error: bool, duration_ms: int) -> None:
+        self.result = result
+        self.set_class(False, "running")
+        self.set_class(is_error, "error")
+        icon, style = ("✗", "red") if is_error else ("✓", "green")
+        self.update(
+            self._render_call(icon, f"→ {clip(result, 200)}  ({duration(duration_ms)})", style)
+        )
+
+    def _render_call(self, icon: str, outcome: str, style: str) -> Text:
+        return Text.assemble(
+            (f"{icon} ", style),
+            (self.tool_name, "bold"),
+            f"({clip(self.arguments, 120)}) ",
+            (outcome, style),
+        )
+
+
+class Notice(Static):
+    """A one-line note in the transcript: paused, resumed, cancelled, failed, forked…"""
+
+    def __init__(self, text: str, kind: str = "info") -> None:
+        super().__init__(Text(text), classes=f"notice {kind}")
+
+
+class RunView(Vertical):
+    """One run: the user's message, then the answer and tool calls as the events arrive."""
+
+    def __init__(self, message: str, *, note: str | None = None) -> None:
+        super().__init__(classes="run-view")
+        self.message = message
+        self.note = note
+        self.run_id: str | None = None
+        self._block: AnswerBlock | None = None
+        self._tools: dict[str, ToolCallView] = {}
+        self._answered = False
+
+    def compose(self) -> ComposeResult:
+        if self.note:
+            yield Notice(self.note, "fork")
+        yield UserMessage(self.message)
+
+    @property
+    def answer(self) -> str:
+        return "".join(block.text for block in self.query(AnswerBlock))
+
+    async def apply(self, event: Event) -> None:
+        data = event.data
+        match event.type:
+            case "content_delta":
+                await self._write(str(data.get("content", "")))
+            case "step_started":
+                await self._end_block()
+            case "tool_call_started":
+                await self._end_block()
+                call = ToolCallView(str(data.get("name", "")), str(data.get("arguments", "")))
+                self._tools[str(data.get("tool_call_id"))] = call
+                await self.mount(call)
+            case "tool_call_completed":
+                if view := self._tools.get(str(data.get("tool_call_id"))):
+                    view.complete(
+                        str(data.get("result", "")),
+                        is_error=bool(data.get("is_error")),
+                        duration_ms=int(data.get("duration_ms") or 0),
+                    )
+            case "run_paused":
+                await self._end_block()
+                where = data.get("checkpoint_id")
+                at = f" at checkpoint {checkpoint_label(where)}" if where else ""
+                await self._note(f"⏸ Paused{at}. Resume with ctrl+r, cancel with ctrl+x.", "paused")
+            case "run_resumed":
+                await self._note("▶ Resumed.", "resumed")
+            case "run_cancelled":
+                await self._end_block()
+                await self._note(f"■ Cancelled: {data.get('reason') or 'cancelled'}", "cancelled")
+            case "run_failed":
+                await self._end_block()
+                error = data.get("error") or {}
+                await self._note(
+                    f"✗ Failed ({error.get('type')}): {error.get('message')}", "failed"
+                )
+            case "run_completed":
+                await self._end_block()
+                response = str(data.get("response") or "")
+                if response and not self.answer:
+                    await self._write(response)  # joined after the stream: show the answer
+                    await self._end_block()
+
+    async def _write(self, fragment: str) -> None:
+        if self._block is None:
+            self._block = AnswerBlock()
+            await self.mount(self._block)
+        await self._block.write(fragment)
+
+    async def _end_block(self) -> None:
+        if self._block is not None:
+            await self._block.finish()
+            self._block = None
+
+    async def _note(self, text: str, kind: str) -> None:
+        await self.mount(Notice(text, kind))

@@ -1,0 +1,106 @@
+"""The chat's status bar: agent, model, run status, tokens, elapsed time, queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from agio_core import Event, Run
+
+from ..format import duration, model_label, status_text
+
+SEPARATOR = (" │ ", "dim")
+
+
+class StatusBar(Static):
+    agent_id: reactive[str] = reactive("")
+    model: reactive[str] = reactive("")
+    status: reactive[str | None] = reactive(None)
+    tokens: reactive[int] = reactive(0)
+    elapsed_ms: reactive[int | None] = reactive(None)
+    queued: reactive[int] = reactive(0)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._done_ms = 0  # time spent in finished running segments (pauses excluded)
+        self._segment_start: datetime | None = None
+
+    def on_mount(self) -> None:
+        self.set_interval(0.5, self._tick)
+
+    def render(self) -> Text:
+        parts: list[Text | str | tuple[str, str]] = [
+            ("agent ", "dim"),
+            (self.agent_id or "—", "bold"),
+            SEPARATOR,
+            ("model ", "dim"),
+            model_label(self.model) if self.model else "—",
+            SEPARATOR,
+            ("run ", "dim"),
+            status_text(self.status),
+            SEPARATOR,
+            ("tokens ", "dim"),
+            str(self.tokens),
+            SEPARATOR,
+            ("time ", "dim"),
+            duration(self.elapsed_ms),
+        ]
+        if self.queued:
+            parts += [SEPARATOR, (f"{self.queued} queued", "bold yellow")]
+        return Text.assemble(*parts)
+
+    def reset(self) -> None:
+        self.tokens = 0
+        self.elapsed_ms = None
+        self._done_ms = 0
+        self._segment_start = None
+
+    def show_run(self, run: Run) -> None:
+        """Take the figures from the run record (a run joined midway, or after control)."""
+        self.status = run.status
+        self.tokens = run.metrics.total_tokens
+        if run.status != "running":
+            self._segment_start = None
+            self.elapsed_ms = self._done_ms = run.metrics.duration_ms
+
+    def apply(self, event: Event) -> None:
+        data = event.data
+        match event.type:
+            case "run_started":
+                self.reset()
+                self._open_segment(event.ts)
+            case "run_resumed":
+                self._open_segment(event.ts)
+            case "usage":
+                self.tokens += int(data.get("total_tokens") or 0)
+            case "run_paused":
+                self._close_segment(event.ts)
+                self.status = "paused"
+            case "run_cancelled" | "run_failed":
+                self._close_segment(event.ts)
+                self.status = event.type.removeprefix("run_")
+            case "run_completed":
+                self._segment_start = None
+                metrics = data.get("metrics") or {}
+                self.tokens = int(metrics.get("total_tokens", self.tokens))
+                self.elapsed_ms = self._done_ms = int(metrics.get("duration_ms", self._done_ms))
+                self.status = "completed"
+
+    def _open_segment(self, at: datetime) -> None:
+        self._segment_start = at
+        self.status = "running"
+        self._tick()
+
+    def _close_segment(self, at: datetime) -> None:
+        if self._segment_start is not None:
+            self._done_ms += int((at - self._segment_start).total_seconds() * 1000)
+            self._segment_start = None
+        self.elapsed_ms = self._done_ms
+
+    def _tick(self) -> None:
+        if self._segment_start is not None:
+            running = datetime.now(self._segment_start.tzinfo) - self._segment_start
+            self.elapsed_ms = self._done_ms + max(int(running.total_seconds() * 1000), 0)

@@ -1,0 +1,51 @@
+"""A run's checkpoints as a timeline, oldest first."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from agio_core import CheckpointSummary
+
+from ..format import checkpoint_label, clip
+
+
+class CheckpointTimeline(OptionList):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.checkpoints: list[CheckpointSummary] = []
+
+    @property
+    def selected_checkpoint_id(self) -> str | None:
+        option = self.highlighted_option
+        return option.id if option is not None else None
+
+    def show(self, checkpoints: list[CheckpointSummary]) -> None:
+        selected = self.selected_checkpoint_id
+        self.checkpoints = checkpoints
+        self.set_options(
+            self._option(c, last=i == len(checkpoints) - 1) for i, c in enumerate(checkpoints)
+        )
+        ids = [c.id for c in checkpoints]
+        if selected in ids:
+            self.highlighted = ids.index(selected)
+        elif ids:
+            self.highlighted = len(ids) - 1
+
+    @staticmethod
+    def _option(checkpoint: CheckpointSummary, *, last: bool) -> Option:
+        rail = "└─" if last else "├─"
+        style = "dim strike" if checkpoint.superseded else ""
+        label = Text.assemble(
+            (f"{rail}● ", "cyan"),
+            (checkpoint_label(checkpoint.id), "bold"),
+            f" step {checkpoint.step} {checkpoint.kind:<6}"
+            f"{checkpoint.message_count:>3} msgs {checkpoint.total_tokens:>4} tok",
+            style=style,
+        )
+        if checkpoint.description:
+            label.append(f" {clip(checkpoint.description, 40)}", style="italic")
+        if checkpoint.superseded:
+            label.append(" superseded", style="yellow")
+        return Option(label, id=checkpoint.id)

@@ -1,0 +1,109 @@
+"""Snapshots of the main screens (pytest-textual-snapshot), at a fixed size, ids masked.
+
+Update them after an intended change with `pytest tests/tui --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from agio_cli.tui.app import AgioApp
+from agio_cli.tui.screens.fork import ForkModal
+from agio_cli.tui.screens.help import HelpScreen
+from agio_cli.tui.screens.runs import RunsScreen
+from agio_cli.tui.widgets.fork_tree import ForkTree
+from agio_cli.tui.widgets.messages import MessageList
+from agio_core import Agio, Settings
+
+from .tui_helpers import SIZE, mask_volatile, send, started_app, wait_for
+
+
+@pytest.fixture(autouse=True)
+def in_colour(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots show the real colours (the `home` fixture sets NO_COLOR for the CLI tests)."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+async def _history(settings: Settings) -> None:
+    """A run and a fork of it with a new system prompt (answers that do not depend on wording)."""
+    async with Agio(settings) as agio:
+        await agio.create_agent(
+            {
+                "id": "quick",
+                "name": "Quick",
+                "model": "offline/demo",
+                "model_params": {"delay_ms": 0},
+                "system_prompt": "You are a helpful assistant.",
+            }
+        )
+        run = await agio.chat("quick", "count to 12")
+        checkpoint = (await agio.list_checkpoints(run.id))[-1]
+        handle = await agio.fork_checkpoint(
+            checkpoint.id, modifications={"system_prompt": "Talk like a pirate."}
+        )
+        await handle.wait()
+
+
+async def _open_runs_on_source(pilot: Pilot[Any]) -> None:
+    await started_app(pilot)
+    await pilot.press("f3")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), what="runs panel")
+    screen = pilot.app.screen
+    assert isinstance(screen, RunsScreen)
+    await wait_for(pilot, lambda: screen.table.row_count == 2, what="runs")
+    await pilot.press("down")  # the older run: the root of the fork tree
+    forks, messages = screen.query_one(ForkTree), screen.query_one(MessageList)
+    await wait_for(pilot, lambda: len(forks.root.children) == 1, what="the fork tree")
+    await wait_for(pilot, lambda: len(messages.children) == 3, what="checkpoint messages")
+
+
+def test_chat_screen(snap_compare: Any, settings: Settings) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await started_app(pilot)
+        await send(pilot, "What is 12*7?")
+        app = pilot.app
+        assert isinstance(app, AgioApp)
+        await wait_for(pilot, lambda: app.chat.run_status == "completed", what="answer")
+        await pilot.pause(0.2)
+        mask_volatile(app)
+
+    assert snap_compare(AgioApp(settings=settings), terminal_size=SIZE, run_before=run_before)
+
+
+def test_runs_screen(snap_compare: Any, settings: Settings) -> None:
+    asyncio.run(_history(settings))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _open_runs_on_source(pilot)
+        await pilot.pause(0.2)
+        mask_volatile(pilot.app)
+
+    assert snap_compare(AgioApp(settings=settings), terminal_size=SIZE, run_before=run_before)
+
+
+def test_fork_dialog(snap_compare: Any, settings: Settings) -> None:
+    asyncio.run(_history(settings))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _open_runs_on_source(pilot)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ForkModal), what="dialog")
+        await pilot.pause(0.2)
+        mask_volatile(pilot.app)
+
+    assert snap_compare(AgioApp(settings=settings), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_screen(snap_compare: Any, settings: Settings) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await started_app(pilot)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), what="help")
+        mask_volatile(pilot.app)
+
+    assert snap_compare(AgioApp(settings=settings), terminal_size=SIZE, run_before=run_before)
