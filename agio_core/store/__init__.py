@@ -15,10 +15,11 @@ def open_store(settings: Settings) -> Store:
         return TinyDBStore(settings.home)
     if url.startswith(("postgresql://", "postgres://")):
         try:
-            from .postgres import PostgresStore  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
+            from .postgres import PostgresStore
+        except ImportError as exc:
             raise InvalidInputError(
-                "AGIO_DATABASE_URL points at PostgreSQL, which this build does not support yet"
+                f"AGIO_DATABASE_URL points at PostgreSQL, which needs the {exc.name or 'psycopg'} "
+                "package: pip install 'agio[postgres]' (psycopg[binary] and psycopg-pool)"
             ) from None
         store: Store = PostgresStore(url)
         return store
