@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ._time import utcnow
 from .runs import Run
@@ -22,6 +22,18 @@ LAUNCH_GRACE_S = 10.0
 
 # Runs driven by this process; how a run owned by our own pid is told from an orphan.
 LIVE_RUNS: set[str] = set()
+# When runners of this process stopped (kept LAUNCH_GRACE_S): a run whose runner stopped
+# without recording its end (e.g. the disk was full) is launching again only once claimed anew.
+STOPPED_AT: dict[str, datetime] = {}
+
+
+def mark_stopped(run_id: str) -> None:
+    now = utcnow()
+    for stale in [
+        r for r, at in STOPPED_AT.items() if now - at > timedelta(seconds=LAUNCH_GRACE_S)
+    ]:
+        del STOPPED_AT[stale]
+    STOPPED_AT[run_id] = now
 
 
 def owner_id() -> str:
@@ -35,7 +47,12 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed child stays a zombie until its parent reaps it: dead all the same.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def owner_alive(run: Run) -> bool:
@@ -53,5 +70,8 @@ def owner_alive(run: Run) -> bool:
         launching = run.heartbeat_at is not None and utcnow() - run.heartbeat_at < timedelta(
             seconds=LAUNCH_GRACE_S
         )
+        stopped = STOPPED_AT.get(run.id)
+        if launching and stopped is not None and run.heartbeat_at is not None:
+            launching = run.heartbeat_at > stopped
         return run.id in LIVE_RUNS or launching
     return _pid_alive(pid)
