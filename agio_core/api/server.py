@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import sys
 
 from ..errors import InvalidInputError
 from ..settings import Settings
+from ..store import open_store
 
 APP_PATH = "agio_core.api.app:app"
 # Event streams close within a second of a shutdown; this bounds what is left (a slow
@@ -44,6 +46,12 @@ def _uvicorn_log_level(settings: Settings) -> str:
     return "debug" if isinstance(level, int) and level <= logging.DEBUG else "info"
 
 
+async def _check_store(settings: Settings) -> None:
+    store = open_store(settings)
+    await store.open()
+    await store.close()
+
+
 def serve_main(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -56,6 +64,9 @@ def serve_main(
 
     settings = Settings()
     check_serve_options(settings, host, workers, insecure)
+    # Open the store once here: an unreachable database is one clear error (not a traceback
+    # per worker), and the schema is migrated before the workers start.
+    asyncio.run(_check_store(settings))
     store = "PostgreSQL" if settings.database_url else f"TinyDB at {settings.home}"
     auth = "bearer keys required" if settings.api_key_list() else "no auth"
     print(
