@@ -1,7 +1,7 @@
 """Drives one run in its own OS process, for the cross-process tests.
 
-    python drive_run.py start AGENT MESSAGE   prints the run id, then its final status
-    python drive_run.py resume RUN_ID         prints the final status
+python drive_run.py start AGENT MESSAGE   prints the run id, then its final status
+python drive_run.py resume RUN_ID         prints the final status
 """
 
 from __future__ import annotations

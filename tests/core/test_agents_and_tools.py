@@ -58,7 +58,9 @@ async def test_agent_crud_and_validation(agio: Agio) -> None:
     created = await agio.create_agent({"id": "bot", "model": "offline/demo", "tags": ["x"]})
     assert (await agio.get_agent("bot")).created_at == created.created_at
     assert [a.id for a in (await agio.list_agents(tag="x")).items] == ["bot"]
-    updated = await agio.update_agent("bot", {"model": "offline/demo", "system_prompt": "Be brief."})
+    updated = await agio.update_agent(
+        "bot", {"model": "offline/demo", "system_prompt": "Be brief."}
+    )
     assert updated.system_prompt == "Be brief." and updated.created_at == created.created_at
     with pytest.raises(InvalidInputError, match="unknown model"):
         await agio.create_agent({"id": "x", "model": "nope/model"})

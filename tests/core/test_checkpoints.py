@@ -27,7 +27,13 @@ async def test_a_checkpoint_after_every_step(agio: Agio) -> None:
     records = [await agio.store.get_checkpoint(c.id) for c in summaries]
     assert [len(r.new_messages) for r in records if r] == [2, 2, 1]  # deltas, not histories
     final = await agio.get_checkpoint(summaries[-1].id)
-    assert [m["role"] for m in final.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert [m["role"] for m in final.messages] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
     assert final.messages[3] == {"role": "tool", "tool_call_id": "call_2_0", "content": "84"}
     assert final.agent.model == "offline/demo"
     events = [e async for e in agio.events(run.id, follow=False)]
@@ -129,7 +135,9 @@ async def test_manual_checkpoint(agio: Agio) -> None:
 async def test_tree_and_diff(agio: Agio) -> None:
     run = await arithmetic_run(agio)
     first = (await agio.list_checkpoints(run.id))[0]
-    fork_a = await (await agio.fork_checkpoint(first.id, modifications={"modified_query": "count to 2"})).wait()
+    fork_a = await (
+        await agio.fork_checkpoint(first.id, modifications={"modified_query": "count to 2"})
+    ).wait()
     a_first = (await agio.list_checkpoints(fork_a.id))[-1]
     fork_b = await (await agio.fork_checkpoint(a_first.id)).wait()
 

@@ -87,9 +87,7 @@ async def test_cancel_a_paused_run(agio: Agio) -> None:
     assert events[-1].type == "run_cancelled" and events[-1].data == {"reason": "changed my mind"}
 
 
-async def test_pause_from_another_process_then_resume_in_a_third(
-    agio: Agio, home: Path
-) -> None:
+async def test_pause_from_another_process_then_resume_in_a_third(agio: Agio, home: Path) -> None:
     first = spawn(home, "start", "stepper", LONG_QUESTION)
     try:
         assert first.stdout is not None
