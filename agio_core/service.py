@@ -232,14 +232,22 @@ class Agio:
             raise InvalidInputError(f"status: must be one of {', '.join(RUN_STATUSES)}")
         if status in {"running", "interrupted"}:
             # The listing says `running` for runs whose process died; find those first.
-            _, running = await self.store.list_runs(status="running", limit=10_000)
-            for run in running:
-                await self._reconciled(run)
+            await self.interrupt_orphans()
         total, runs = await self.store.list_runs(
             agent_id=agent_id, status=status, session_id=session_id, limit=limit, offset=offset
         )
         items = [await self._reconciled(run) for run in runs]
         return Page(total=total, items=items, limit=limit, offset=offset)
+
+    async def interrupt_orphans(self) -> list[str]:
+        """Mark every `running` run whose owner is gone `interrupted`; return their ids.
+
+        Reading a run does this lazily; a server calls it periodically so that runs of a
+        worker that died show up as resumable without anyone looking at them first.
+        """
+        _, running = await self.store.list_runs(status="running", limit=10_000)
+        reconciled = [await self._reconciled(run) for run in running]
+        return [run.id for run in reconciled if run.status == "interrupted"]
 
     async def latest_session(self) -> str | None:
         _, runs = await self.store.list_runs(limit=1)

@@ -7,6 +7,8 @@ at their last checkpoint, resumable by any process.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,12 +16,28 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from .._version import __version__
+from ..errors import AgioError
 from ..service import Agio
 from ..settings import Settings
 from .auth import require_api_key
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, ConfiguredCORS
 from .routers import agents, chat, checkpoints, health, runs, sessions
+
+log = logging.getLogger("agio.api")
+ORPHAN_SWEEP_EVERY_S = 10.0
+
+
+async def _interrupt_orphans_periodically(agio: Agio) -> None:
+    """Runs of a worker that died become `interrupted` (resumable) without waiting for a read."""
+    while True:
+        await asyncio.sleep(ORPHAN_SWEEP_EVERY_S)
+        try:
+            if found := await agio.interrupt_orphans():
+                log.warning("runs left by a dead process, now interrupted: %s", ", ".join(found))
+        except AgioError as exc:
+            log.warning("could not look for orphaned runs: %s", exc)
+
 
 DESCRIPTION = """\
 agio's core behind HTTP: agents, chat with SSE streaming, runs with pause / resume / cancel,
@@ -45,7 +63,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.api_keys = [key.encode() for key in resolved.api_key_list()]
         async with Agio(resolved) as agio:
             app.state.agio = agio
-            yield
+            sweeper = asyncio.create_task(_interrupt_orphans_periodically(agio))
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
 
     app = FastAPI(
         title="agio",

@@ -122,6 +122,7 @@ async def test_sigkill_leaves_an_interrupted_resumable_run(agio: Agio, home: Pat
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=5)
 
+    assert await agio.interrupt_orphans() == [run_id]  # what a server's sweeper finds
     run = await agio.get_run(run_id)  # the store opens and says what happened
     assert run.status == "interrupted"
     checkpoints = await agio.list_checkpoints(run_id)
