@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from ._time import utcnow
 from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
-from .control import HEARTBEAT_EVERY_S, LIVE_RUNS
+from .control import HEARTBEAT_EVERY_S, LIVE_RUNS, mark_stopped
 from .errors import AgioError, ProviderError
 from .events import Event, EventType
 from .ids import checkpoint_id
@@ -211,6 +211,7 @@ class Runner:
             stop_watching.set()
             await watcher
             LIVE_RUNS.discard(self.run.id)
+            mark_stopped(self.run.id)
             self.log.close()
         return self.run
 

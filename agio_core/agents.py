@@ -16,6 +16,30 @@ from .errors import InvalidInputError
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]+/\S+$")
 DEFAULT_AGENT_ID = "assistant"
+MAX_PARAMS_DEPTH = 32
+MAX_PARAMS_ITEMS = 10_000
+
+
+def check_json_params(value: dict[str, Any]) -> dict[str, Any]:
+    """`model_params` are stored and sent to providers as JSON: plain JSON data, not too deep
+    (deeper than the JSON encoders go would fail only when the agent is stored) and not too
+    big (YAML aliases can make a small file expand to billions of items)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > MAX_PARAMS_ITEMS:
+            raise ValueError(f"too large (at most {MAX_PARAMS_ITEMS} values)")
+        if depth > MAX_PARAMS_DEPTH:
+            raise ValueError(f"nested too deeply (at most {MAX_PARAMS_DEPTH} levels)")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif item is not None and not isinstance(item, str | int | float | bool):
+            raise ValueError(f"must be JSON data, not {type(item).__name__}")
+    return value
 
 
 class AgentSpec(BaseModel):
@@ -39,6 +63,11 @@ class AgentSpec(BaseModel):
         if not SLUG.match(value):
             raise ValueError("must be a slug: lowercase letters, digits, '-' or '_' (max 63)")
         return value
+
+    @field_validator("model_params")
+    @classmethod
+    def _json_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_json_params(value)
 
     @field_validator("model")
     @classmethod
@@ -116,6 +145,8 @@ def load_agent_yaml(text: str, *, source: str = "<yaml>") -> AgentSpec:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise InvalidInputError(f"{source}: invalid YAML{where}: {problem}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InvalidInputError(f"{source}: invalid YAML: nested too deeply") from None
     return parse_agent_spec(data, source=source)
 
 

@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._time import utcnow
-from .agents import format_validation_error
+from .agents import check_json_params, format_validation_error
 from .errors import InvalidInputError
 
 CheckpointKind = Literal["auto", "manual", "fork"]
@@ -94,6 +94,11 @@ class Modifications(BaseModel):
     model: str | None = None
     model_params: dict[str, Any] | None = None
     max_steps: int | None = Field(default=None, ge=1, le=10_000)
+
+    @field_validator("model_params")
+    @classmethod
+    def _json_params(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_json_params(value)
 
     @classmethod
     def parse(cls, data: Any) -> Modifications:

@@ -45,6 +45,12 @@ _TRANSPORT_ERRORS: tuple[type[Exception], ...] = tuple(
     for module in (sys.modules.get("httpx"), sys.modules.get("httpx2"))
     if module is not None
 )
+# A read that timed out mid-stream (the server went silent) is a timeout, not an early close.
+_TIMEOUT_ERRORS: tuple[type[Exception], ...] = tuple(
+    module.TimeoutException
+    for module in (sys.modules.get("httpx"), sys.modules.get("httpx2"))
+    if module is not None
+)
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 10.0
@@ -201,6 +207,11 @@ class OpenAIProvider:
         except (ValueError, AttributeError, TypeError) as exc:  # not JSON, or not chunk-shaped
             raise ProviderError(
                 f"the model server sent a malformed chunk: {exc}", "stream_error"
+            ) from exc
+        except _TIMEOUT_ERRORS as exc:
+            waited = float(params.get("timeout", DEFAULT_TIMEOUT_S))
+            raise ProviderError(
+                f"the model server timed out (nothing received for {waited:g} s)", "timeout"
             ) from exc
         except _TRANSPORT_ERRORS as exc:
             raise ProviderError(
