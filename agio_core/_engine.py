@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from ._time import utcnow
 from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
-from .control import HEARTBEAT_EVERY_S, LIVE_RUNS, mark_stopped
+from .control import HEARTBEAT_EVERY_S, release
 from .errors import AgioError, ProviderError
 from .events import Event, EventType
 from .ids import checkpoint_id
@@ -181,7 +181,6 @@ class Runner:
             raise
 
     async def execute(self) -> Run:
-        LIVE_RUNS.add(self.run.id)
         stop_watching = asyncio.Event()
         watcher = asyncio.create_task(self._watch_control(stop_watching))
         self._body = asyncio.create_task(self._drive())
@@ -210,8 +209,7 @@ class Runner:
         finally:
             stop_watching.set()
             await watcher
-            LIVE_RUNS.discard(self.run.id)
-            mark_stopped(self.run.id)
+            release(self.run.id)
             self.log.close()
         return self.run
 

@@ -8,9 +8,11 @@ owner's own host a dead pid is noticed at once; elsewhere a heartbeat older than
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 
 from ._time import utcnow
 from .runs import Run
@@ -18,22 +20,29 @@ from .runs import Run
 HEARTBEAT_EVERY_S = 5.0
 STALE_AFTER_S = 30.0
 CONTROL_POLL_S = 0.1
-LAUNCH_GRACE_S = 10.0
 
-# Runs driven by this process; how a run owned by our own pid is told from an orphan.
+# Runs this process has claimed (created, resumed, rewound) and not yet let go: how a run
+# owned by our own pid is told from an orphan.
 LIVE_RUNS: set[str] = set()
-# When runners of this process stopped (kept LAUNCH_GRACE_S): a run whose runner stopped
-# without recording its end (e.g. the disk was full) is launching again only once claimed anew.
-STOPPED_AT: dict[str, datetime] = {}
 
 
-def mark_stopped(run_id: str) -> None:
-    now = utcnow()
-    for stale in [
-        r for r, at in STOPPED_AT.items() if now - at > timedelta(seconds=LAUNCH_GRACE_S)
-    ]:
-        del STOPPED_AT[stale]
-    STOPPED_AT[run_id] = now
+@contextlib.contextmanager
+def owning(run_id: str) -> Iterator[str]:
+    """Claim `run_id` for this process, yielding the owner id to record on the run.
+
+    The claim ends when the block fails; when it succeeds, the runner that now drives the run
+    lets go of it (`release`) once it stops.
+    """
+    LIVE_RUNS.add(run_id)
+    try:
+        yield owner_id()
+    except BaseException:
+        release(run_id)
+        raise
+
+
+def release(run_id: str) -> None:
+    LIVE_RUNS.discard(run_id)
 
 
 def owner_id() -> str:
@@ -65,13 +74,5 @@ def owner_alive(run: Run) -> bool:
         return True
     pid = int(pid_text)
     if pid == os.getpid():
-        # Ours: alive while a runner drives it, or while it is being launched (claimed, its
-        # runner not started yet; the claim set a fresh heartbeat).
-        launching = run.heartbeat_at is not None and utcnow() - run.heartbeat_at < timedelta(
-            seconds=LAUNCH_GRACE_S
-        )
-        stopped = STOPPED_AT.get(run.id)
-        if launching and stopped is not None and run.heartbeat_at is not None:
-            launching = run.heartbeat_at > stopped
-        return run.id in LIVE_RUNS or launching
+        return run.id in LIVE_RUNS
     return _pid_alive(pid)

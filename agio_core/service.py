@@ -37,7 +37,7 @@ from .checkpoints import (
     TreeNode,
     diff_messages,
 )
-from .control import CONTROL_POLL_S, owner_alive, owner_id
+from .control import CONTROL_POLL_S, owner_alive, owner_id, owning
 from .errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from .events import STREAM_END_EVENTS, TERMINAL_EVENTS, Event
 from .ids import (
@@ -404,26 +404,29 @@ class Agio:
         )
         messages: list[Message] = [{"role": "system", "content": agent.system_prompt}]
         messages += [*history, {"role": "user", "content": message}]
-        run = Run(
-            id=new_run_id(),
-            agent_id=agent.id,
-            session_id=session_id or new_session_id(),
-            input=message,
-            owner=owner_id(),
-            heartbeat_at=utcnow(),
-        )
-        await self.store.create_run(run)
-        return await self._launch(
-            run,
-            snapshot,
-            messages,
-            step=0,
-            base=base,
-            checkpointed=_common_prefix(await self._messages_of(base), messages) if base else 0,
-            last_seq=0,
-            mode="start",
-            first_checkpoint=("auto", ""),
-        )
+        checkpointed = _common_prefix(await self._messages_of(base), messages) if base else 0
+        run_id = new_run_id()
+        with owning(run_id) as owner:
+            run = Run(
+                id=run_id,
+                agent_id=agent.id,
+                session_id=session_id or new_session_id(),
+                input=message,
+                owner=owner,
+                heartbeat_at=utcnow(),
+            )
+            await self.store.create_run(run)
+            return await self._launch(
+                run,
+                snapshot,
+                messages,
+                step=0,
+                base=base,
+                checkpointed=checkpointed,
+                last_seq=0,
+                mode="start",
+                first_checkpoint=("auto", ""),
+            )
 
     async def chat(self, agent_id: str, message: str, *, session_id: str | None = None) -> Run:
         handle = await self.start_chat(agent_id, message, session_id=session_id)
@@ -497,27 +500,28 @@ class Agio:
             )
         if run.last_checkpoint_id is None:
             raise ConflictError(f"run {run_id} has no checkpoint to resume from")
-        claimed = await self.store.transition_run(run_id, RESUMABLE, self._claim())
-        if claimed is None:
-            raise ConflictError(f"run {run_id} was resumed or cancelled by someone else")
-        await self.store.clear_control(run_id)
         record = await self._checkpoint_record(run.last_checkpoint_id)
         messages = await self._messages_of(record)
-        return await self._continue(
-            claimed,
-            record,
-            record.agent,
-            messages,
-            same_state=True,
-            mode="resume",
-            claimed_from=run.status,
-        )
+        with owning(run_id) as owner:
+            claimed = await self.store.transition_run(run_id, RESUMABLE, self._claim(owner))
+            if claimed is None:
+                raise ConflictError(f"run {run_id} was resumed or cancelled by someone else")
+            await self.store.clear_control(run_id)
+            return await self._continue(
+                claimed,
+                record,
+                record.agent,
+                messages,
+                same_state=True,
+                mode="resume",
+                claimed_from=run.status,
+            )
 
     @staticmethod
-    def _claim() -> dict[str, Any]:
+    def _claim(owner: str) -> dict[str, Any]:
         return {
             "status": "running",
-            "owner": owner_id(),
+            "owner": owner,
             "heartbeat_at": utcnow(),
             "updated_at": utcnow(),
             "finished_at": None,
@@ -652,25 +656,26 @@ class Agio:
             for r in await self.store.list_checkpoints(run.id)
             if not r.superseded and _number(r.id) > _number(source.id)
         ]
-        claimed = await self.store.transition_run(
-            run.id,
-            {s for s in RUN_STATUSES if s != "running"},
-            {**self._claim(), "response": None, "metrics": RunMetrics(**source.metrics)},
-        )
-        if claimed is None:
-            raise ConflictError(f"run {run.id} started running; try again when it stops")
-        await self.store.clear_control(run.id)
-        await self.store.mark_superseded(run.id, later)
-        return await self._continue(
-            claimed,
-            source,
-            agent,
-            messages,
-            same_state=False,
-            mode="resume",
-            first_checkpoint=("fork", f"restored from {source.id}"),
-            claimed_from=run.status,
-        )
+        with owning(run.id) as owner:
+            claimed = await self.store.transition_run(
+                run.id,
+                {s for s in RUN_STATUSES if s != "running"},
+                {**self._claim(owner), "response": None, "metrics": RunMetrics(**source.metrics)},
+            )
+            if claimed is None:
+                raise ConflictError(f"run {run.id} started running; try again when it stops")
+            await self.store.clear_control(run.id)
+            await self.store.mark_superseded(run.id, later)
+            return await self._continue(
+                claimed,
+                source,
+                agent,
+                messages,
+                same_state=False,
+                mode="resume",
+                first_checkpoint=("fork", f"restored from {source.id}"),
+                claimed_from=run.status,
+            )
 
     async def fork_checkpoint(
         self, checkpoint_id_: str, *, modifications: Modifications | dict[str, Any] | None = None
@@ -680,26 +685,28 @@ class Agio:
         source = await self._checkpoint_record(checkpoint_id_)
         messages, agent = await self._continuation(source, mods)
         parent = await self.get_run(source.run_id)
-        run = Run(
-            id=new_run_id(),
-            agent_id=parent.agent_id,
-            session_id=new_session_id(),
-            input=mods.modified_query or parent.input,
-            parent_run_id=parent.id,
-            from_checkpoint_id=source.id,
-            owner=owner_id(),
-            heartbeat_at=utcnow(),
-        )
-        await self.store.create_run(run)
-        return await self._continue(
-            run,
-            source,
-            agent,
-            messages,
-            same_state=False,
-            mode="start",
-            first_checkpoint=("fork", f"forked from {source.id}"),
-        )
+        run_id = new_run_id()
+        with owning(run_id) as owner:
+            run = Run(
+                id=run_id,
+                agent_id=parent.agent_id,
+                session_id=new_session_id(),
+                input=mods.modified_query or parent.input,
+                parent_run_id=parent.id,
+                from_checkpoint_id=source.id,
+                owner=owner,
+                heartbeat_at=utcnow(),
+            )
+            await self.store.create_run(run)
+            return await self._continue(
+                run,
+                source,
+                agent,
+                messages,
+                same_state=False,
+                mode="start",
+                first_checkpoint=("fork", f"forked from {source.id}"),
+            )
 
     async def _continuation(
         self, source: CheckpointRecord, mods: Modifications
