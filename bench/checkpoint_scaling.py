@@ -18,13 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tinydb import TinyDB
-
 from agio_core import Agio, Settings
 from agio_core.checkpoints import CheckpointRecord
 from agio_core.ids import new_run_id, new_session_id
 from agio_core.runs import Run
-from agio_core.store.tinydb import INDEX_FIELDS, AtomicJSONStorage, TinyDBStore
+from agio_core.store.tinydb import INDEX_FIELDS, TinyDBStore
 
 
 class TimedStore(TinyDBStore):
@@ -87,9 +85,20 @@ def seed_runs(home: Path, count: int) -> None:
         (runs_dir / run.id / "run.json").write_text(run.model_dump_json())
         data = run.model_dump(mode="json")
         entries.append({k: data[k] for k in INDEX_FIELDS})
-    db = TinyDB(str(home / "index.json"), storage=AtomicJSONStorage)
-    db.table("runs").insert_multiple(entries)
-    db.close()
+    (home / "runs.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+
+
+async def create_run_ms(home: Path, count: int = 21) -> float:
+    """Median time to create a run (run file + listing entry) in the store at `home`."""
+    store = TinyDBStore(home)
+    await store.open()
+    times = []
+    for _ in range(count):
+        run = Run(id=new_run_id(), agent_id="stepper", session_id=new_session_id(), input="x")
+        started = time.perf_counter()
+        await store.create_run(run)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 def median_around(write_ms: dict[int, float], step: int, width: int = 5) -> float:
@@ -109,6 +118,8 @@ async def main() -> None:
         print(f"one run of {args.steps} steps: {time.perf_counter() - started:.1f} s")
         seed_runs(full_home, args.earlier_runs)
         crowded = await run_steps(full_home, 30)
+        create_empty = await create_run_ms(Path(tmp) / "fresh")
+        create_crowded = await create_run_ms(full_home)
 
     at_10 = median_around(long_run, 10)
     at_end = median_around(long_run, args.steps - 10)
@@ -116,6 +127,8 @@ async def main() -> None:
     print(f"checkpoint write, step ~10:                     {at_10:7.2f} ms (median of 11)")
     print(f"checkpoint write, step ~{args.steps - 10}:                   {at_end:7.2f} ms")
     print(f"checkpoint write, step ~10, {args.earlier_runs} earlier runs: {crowded_10:7.2f} ms")
+    print(f"run creation, empty store:                      {create_empty:7.2f} ms")
+    print(f"run creation, {args.earlier_runs} earlier runs:             {create_crowded:7.2f} ms")
     print(f"ratio step {args.steps - 10} / step 10:       {at_end / at_10:.2f}")
     print(f"ratio crowded store / empty store:   {crowded_10 / at_10:.2f}")
     print(

@@ -5,13 +5,16 @@ processes. So:
 - every file is written atomically (temp file, fsync, `os.replace`, fsync of the directory):
   a crash or a full disk leaves the previous version intact;
 - writers of one file hold a file lock (`filelock`), so concurrent processes lose nothing;
-- data is sharded so a write never rewrites history: `index.json` (TinyDB: agents and the
-  run listing) changes only when an agent is saved or a run changes status; each run has
-  its own folder with `run.json`, one small file per checkpoint, an append-only
-  `events.jsonl` and a `control.json` that other processes write to pause or cancel it.
+- no write rewrites history: `index.json` (TinyDB) holds the agents only; the run listing is
+  an append-only log, `runs.jsonl` (one line per run creation or status change, the last
+  line of a run wins; compacted now and then), so creating a run costs the same with
+  10,000 runs as with none; each run has its own folder with `run.json`, one small file per
+  checkpoint, an append-only `events.jsonl` and a `control.json` that other processes write
+  to pause or cancel it. A line torn by a crash mid-append is ignored, then cut off before
+  the next append.
 
     AGIO_HOME/
-      index.json, index.lock
+      index.json, runs.jsonl, index.lock
       runs/<run_id>/run.json, checkpoints/<checkpoint_id>.json, events.jsonl, control.json, lock
 """
 
@@ -42,6 +45,8 @@ from ._base import RunChanges, Store
 T = TypeVar("T")
 LOCK_TIMEOUT_S = 30.0
 INDEX_FIELDS = ("id", "agent_id", "session_id", "status", "created_at", "parent_run_id")
+# Rewrite the run listing without its superseded lines once per this many appends.
+COMPACT_EVERY = 1000
 
 
 def _fsync_dir(path: Path) -> None:
@@ -86,6 +91,32 @@ def _read_json(path: Path) -> Any:
         raise StoreError(f"{path} is not valid JSON; was it edited by hand?") from None
 
 
+def append_lines(path: Path, payload: bytes, *, durable: bool) -> None:
+    """Append whole lines; first cut off a line a crash left half-written."""
+    try:
+        with open(path, "a+b") as handle:
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    handle.seek(0)
+                    handle.truncate(handle.read().rfind(b"\n") + 1)
+            handle.write(payload)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+    except OSError as exc:
+        raise _store_error(exc, path) from exc
+
+
+def read_lines(path: Path) -> list[bytes]:
+    """The complete lines of an append-only file (a torn last line is left out)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return [line for line in raw.split(b"\n")[:-1] if line.strip()]
+
+
 class AtomicJSONStorage(Storage):
     """TinyDB storage that never leaves a half-written file behind."""
 
@@ -108,6 +139,9 @@ class TinyDBStore(Store):
         self.home = Path(home)
         self.runs_dir = self.home / "runs"
         self.index_path = self.home / "index.json"
+        self.runs_index_path = self.home / "runs.jsonl"
+        self._index_appends = 0
+        self.compact_every = COMPACT_EVERY
 
     # plumbing
 
@@ -185,11 +219,26 @@ class TinyDBStore(Store):
         write_atomic(self._run_dir(run.id) / "run.json", run.model_dump_json())
 
     def _index_run(self, run: Run) -> None:
-        entry = {
-            field: v for field, v in run.model_dump(mode="json").items() if field in INDEX_FIELDS
-        }
-        with self._index() as db:
-            db.table("runs").upsert(entry, Query().id == run.id)
+        """Log the run's listing fields. Called with the run's lock held, so the listing
+        sees a run's changes in the order they were made."""
+        data = run.model_dump(mode="json")
+        line = json.dumps({field: data[field] for field in INDEX_FIELDS}) + "\n"
+        with self._locked(self.home / "index.lock"):
+            append_lines(self.runs_index_path, line.encode(), durable=True)
+            self._index_appends += 1
+            if self._index_appends % self.compact_every == 0:
+                entries = self._runs_listing().values()
+                write_atomic(self.runs_index_path, "".join(json.dumps(e) + "\n" for e in entries))
+
+    def _runs_listing(self) -> dict[str, dict[str, Any]]:
+        entries: dict[str, dict[str, Any]] = {}
+        for line in read_lines(self.runs_index_path):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                raise StoreError(f"{self.runs_index_path} has a corrupt line") from None
+            entries[entry["id"]] = entry
+        return entries
 
     def _read_run(self, run_id: str) -> Run | None:
         data = _read_json(self._run_dir(run_id) / "run.json")
@@ -204,7 +253,7 @@ class TinyDBStore(Store):
                 raise _store_error(exc, run_dir) from exc
             with self._run_lock(run.id):
                 self._write_run(run)
-            self._index_run(run)
+                self._index_run(run)
 
         await self._io(create)
 
@@ -213,8 +262,8 @@ class TinyDBStore(Store):
             with self._run_lock(run.id):
                 previous = self._read_run(run.id)
                 self._write_run(run)
-            if previous is None or previous.status != run.status:
-                self._index_run(run)
+                if previous is None or previous.status != run.status:
+                    self._index_run(run)
 
         await self._io(save)
 
@@ -234,7 +283,7 @@ class TinyDBStore(Store):
                     return None
                 run = run.model_copy(update=changes(run) if callable(changes) else changes)
                 self._write_run(run)
-            self._index_run(run)
+                self._index_run(run)
             return run
 
         return await self._io(transition)
@@ -250,7 +299,7 @@ class TinyDBStore(Store):
         offset: int = 0,
     ) -> tuple[int, list[Run]]:
         def read() -> tuple[int, list[Run]]:
-            entries = self._index_read().table("runs").all()
+            entries = self._runs_listing().values()
             matching = [
                 e
                 for e in entries
@@ -310,24 +359,8 @@ class TinyDBStore(Store):
 
     async def append_events(self, run_id: str, events: list[Event]) -> None:
         # Appends are tiny and go to the page cache; a thread hop would cost more than the write.
-        path = self._events_path(run_id)
         payload = "".join(event.to_json() + "\n" for event in events).encode()
-        try:
-            with open(path, "a+b") as handle:
-                if handle.tell() > 0:
-                    handle.seek(-1, os.SEEK_END)
-                    if handle.read(1) != b"\n":
-                        self._drop_torn_line(handle)
-                handle.write(payload)
-        except OSError as exc:
-            raise _store_error(exc, path) from exc
-
-    @staticmethod
-    def _drop_torn_line(handle: Any) -> None:
-        handle.seek(0)
-        data = handle.read()
-        handle.truncate(data.rfind(b"\n") + 1)
-        handle.seek(0, os.SEEK_END)
+        append_lines(self._events_path(run_id), payload, durable=False)
 
     async def sync_events(self, run_id: str) -> None:
         def sync() -> None:
@@ -340,14 +373,8 @@ class TinyDBStore(Store):
 
     async def read_events(self, run_id: str, after_seq: int = 0) -> list[Event]:
         def read() -> list[Event]:
-            try:
-                raw = self._events_path(run_id).read_bytes()
-            except FileNotFoundError:
-                return []
             events = []
-            for line in raw.split(b"\n")[:-1]:  # the part after the last newline may be torn
-                if not line.strip():
-                    continue
+            for line in read_lines(self._events_path(run_id)):
                 event = Event.model_validate_json(line)
                 if event.seq > after_seq:
                     events.append(event)
