@@ -13,7 +13,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from .._version import __version__
 from ..errors import AgioError
@@ -50,6 +52,24 @@ needs `Authorization: Bearer <key>`. Routes marked *(extension)* go beyond the s
 """
 
 
+def docs_router(app: FastAPI) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/openapi.json")
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @router.get("/docs")
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="agio API")
+
+    @router.get("/redoc")
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="agio API")
+
+    return router
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API app; `settings` default to the environment / `.env`, read at startup."""
 
@@ -71,17 +91,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
 
+    # The docs are served by routes of our own so that, like every route but health, they
+    # need a key when AGIO_API_KEYS is set (SPEC §5).
     app = FastAPI(
         title="agio",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
     for module in (agents, chat, runs, checkpoints, sessions):
         app.include_router(module.router, dependencies=protected)
+    app.include_router(docs_router(app), dependencies=protected)
     # The last added is outermost: CORS wraps everything, so even a 413 carries its headers.
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ConfiguredCORS)

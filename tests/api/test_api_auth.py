@@ -25,9 +25,12 @@ def anonymous(auth_server: Server) -> httpx.Client:
     return httpx.Client(base_url=auth_server.url, timeout=30)
 
 
-def test_health_and_docs_stay_open(anonymous: httpx.Client) -> None:
+def test_only_health_stays_open(anonymous: httpx.Client) -> None:
     assert anonymous.get("/api/health").status_code == 200
-    assert anonymous.get("/openapi.json").status_code == 200
+    key = {"Authorization": f"Bearer {API_KEY}"}
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert anonymous.get(path).status_code == 401, path
+        assert anonymous.get(path, headers=key).status_code == 200, path
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -59,7 +62,7 @@ def test_any_configured_key_works(anonymous: httpx.Client, auth_server: Server) 
 
 
 def test_openapi_declares_the_bearer_scheme(anonymous: httpx.Client) -> None:
-    schema = anonymous.get("/openapi.json").json()
+    schema = anonymous.get("/openapi.json", headers={"Authorization": f"Bearer {API_KEY}"}).json()
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 

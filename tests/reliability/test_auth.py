@@ -83,8 +83,11 @@ def secured(
 
 
 def operations(server: ServerProcess) -> list[tuple[str, str]]:
-    """Every operation the API documents (the schema itself is public, like the docs)."""
-    schema = httpx.get(f"{server.url}/openapi.json").json()
+    """Every operation the API documents (the schema, like the docs, needs a key too)."""
+    assert httpx.get(f"{server.url}/openapi.json").status_code == 401
+    schema = httpx.get(
+        f"{server.url}/openapi.json", headers={"Authorization": f"Bearer {KEYS[0]}"}
+    ).json()
     return [(method.upper(), path) for path, ops in schema["paths"].items() for method in ops]
 
 
