@@ -7,6 +7,10 @@ that does not complete makes the command exit 1 with a note saying why (and how 
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import typer
@@ -50,6 +54,38 @@ async def _model_of(agio: Agio, run: Run) -> str | None:
     return None
 
 
+class _RenderThread:
+    """Renders in a thread of its own. Output can block (a pipe whose reader stopped
+    reading); that must stall this thread only, not the event loop that drives the run and
+    hears pause and cancel. The first error (e.g. a broken pipe) stops rendering and is
+    raised by `close()`."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="agio-render", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (call := self._calls.get()) is not None:
+            if self.error is None:
+                try:
+                    call()
+                except BaseException as exc:
+                    self.error = exc
+
+    def __call__(self, call: Callable[[], None]) -> None:
+        self._calls.put(call)
+
+    async def close(self) -> None:
+        import asyncio
+
+        self._calls.put(None)
+        await asyncio.to_thread(self._thread.join)
+        if self.error is not None:
+            raise self.error
+
+
 async def show_run(
     agio: Agio, handle: RunHandle, style: Style, *, stream: bool = True, after_seq: int = 0
 ) -> Run:
@@ -57,30 +93,41 @@ async def show_run(
     import asyncio
 
     renderer = make_renderer(style, stream=stream)
-    renderer.started(handle.run_id)
+    render = _RenderThread()
+    render(partial(renderer.started, handle.run_id))
     seen = after_seq
     try:
         async for event in handle.events(after_seq=after_seq):
             seen = event.seq
-            renderer.event(event)
+            render(partial(renderer.event, event))
+            if render.error is not None:
+                break
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if task is None or not task.cancelling():
             raise
         task.uncancel()  # Ctrl-C: we handle it here, and still have work to do
-        renderer.stopped()
+        render(renderer.stopped)
         with contextlib.suppress(Exception):  # it may have finished meanwhile
             await handle.cancel(reason="interrupted (Ctrl-C)")
             # What the run did until it stopped, `run_cancelled` included (for --events).
             async with asyncio.timeout(CANCEL_DRAIN_S):
                 async for event in handle.events(after_seq=seen):
-                    renderer.event(event)
+                    render(partial(renderer.event, event))
+        with contextlib.suppress(Exception):
+            await render.close()
         raise Interrupted(handle.run_id) from None
     except BaseException:
-        renderer.stopped()
+        render(renderer.stopped)
+        with contextlib.suppress(Exception):
+            await render.close()
         raise
+    if render.error is not None:
+        await render.close()  # raises it
     run = await agio.get_run(handle.run_id)
-    renderer.finished(run, await _model_of(agio, run) if style == "fancy" else None)
+    model = await _model_of(agio, run) if style == "fancy" else None
+    render(partial(renderer.finished, run, model))
+    await render.close()
     return run
 
 

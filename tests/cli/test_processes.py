@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -80,6 +81,22 @@ def test_pause_from_another_terminal_then_resume(cli: Cli) -> None:
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.endswith("249+249 = 498. 250+250 = 500.\n")
     assert cli.json("runs", "show", run_id)["status"] == "completed"
+
+
+def test_a_reader_that_stops_reading_does_not_stall_run_control(cli: Cli) -> None:
+    # Nobody reads this chat's stdout: the pipe fills up after a few dozen steps.
+    chat = cli.spawn("chat", "--events", "-a", cli.agent("stepper"), many_sums(2000))
+    assert chat.stdout is not None and chat.stderr is not None
+    run_id = json.loads(chat.stdout.readline())["run_id"]
+    time.sleep(1.5)
+
+    paused = cli.process("runs", "pause", run_id, timeout=15)  # "another terminal"
+    assert (paused.returncode, paused.stdout) == (0, f"{run_id}\n"), paused.stderr
+    assert cli.json("runs", "show", run_id)["status"] == "paused"
+
+    lines = chat.stdout.readlines()  # now read it all: the chat ends, noting the pause
+    assert chat.wait(timeout=20) == 1
+    assert json.loads(lines[-1])["type"] == "run_paused"
 
 
 def test_events_follow_tails_a_run_of_another_process(cli: Cli) -> None:
