@@ -274,6 +274,7 @@ class Runner:
         _, model_name = split_model(self.agent.model)
         provider = get_provider(self.agent.model, self.settings)
         self.tools = resolve_tools(self.agent.tools)
+        schemas = [tool.openai_schema() for tool in self.tools.values()]  # once, not per step
         # The file tools read this task's context (copied into `to_thread`): this run's folder.
         WORKSPACE.set(workspace_of(self.settings.home, self.run.agent_id))
         if self.mode == "start":
@@ -313,7 +314,7 @@ class Runner:
                     f"the agent used its {self.agent.max_steps} steps without a final answer "
                     "(raise max_steps to allow more)"
                 )
-            response = await self._model_step(provider, model_name)
+            response = await self._model_step(provider, model_name, schemas)
             if not response.tool_calls:
                 await self._checkpoint()
                 if self.pause_requested:
@@ -321,7 +322,9 @@ class Runner:
                     return await self._pause()
                 return await self._complete(response.content)
 
-    async def _model_step(self, provider: Any, model_name: str) -> ModelResponse:
+    async def _model_step(
+        self, provider: Any, model_name: str, tools: list[dict[str, Any]]
+    ) -> ModelResponse:
         self.step += 1
         self.run.metrics.steps += 1
         self.partial = []
@@ -329,7 +332,7 @@ class Runner:
         request = ModelRequest(
             model=model_name,
             messages=self.messages,
-            tools=[tool.openai_schema() for tool in self.tools.values()],
+            tools=tools,
             params=self.agent.model_params,
         )
         response: ModelResponse | None = None

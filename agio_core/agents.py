@@ -81,10 +81,6 @@ class Agent(AgentSpec):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
-    @property
-    def display_name(self) -> str:
-        return self.name or self.id
-
 
 def default_agent(model: str) -> Agent:
     return Agent(

@@ -111,9 +111,6 @@ class Modifications(BaseModel):
         except ValidationError as exc:
             raise InvalidInputError(format_validation_error(exc, "modifications")) from None
 
-    def is_empty(self) -> bool:
-        return not self.model_dump(exclude_none=True)
-
     def apply(
         self, messages: list[Message], agent: AgentSnapshot
     ) -> tuple[list[Message], AgentSnapshot]:
@@ -156,12 +153,18 @@ class MessageDiff(BaseModel):
     unified: str
 
 
-def diff_messages(a_id: str, a: list[Message], b_id: str, b: list[Message]) -> MessageDiff:
+def common_prefix(a: list[Message], b: list[Message]) -> int:
+    """How many leading messages `a` and `b` share."""
     common = 0
     for left, right in zip(a, b, strict=False):
         if left != right:
             break
         common += 1
+    return common
+
+
+def diff_messages(a_id: str, a: list[Message], b_id: str, b: list[Message]) -> MessageDiff:
+    common = common_prefix(a, b)
 
     def lines(messages: list[Message]) -> list[str]:
         out = []

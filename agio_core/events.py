@@ -39,10 +39,6 @@ class Event(BaseModel):
     ts: datetime = Field(default_factory=utcnow)
     data: dict[str, Any] = Field(default_factory=dict)
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.type in TERMINAL_EVENTS
-
     @cached_property
     def json_text(self) -> str:
         # Serialised once, though written to the store and sent to every reader.

@@ -25,6 +25,11 @@ def checkpoint_id(run_id: str, number: int) -> str:
     return f"ck_{check_run_id(run_id)[4:]}_{number:04d}"
 
 
+def checkpoint_number(checkpoint_id: str) -> int:
+    """The checkpoint's place in its run: 0 for the first."""
+    return int(checkpoint_id.rsplit("_", 1)[1])
+
+
 def check_run_id(run_id: str) -> str:
     if not RUN_ID.match(run_id):
         raise NotFoundError(f"run not found: {run_id!r}")

@@ -38,19 +38,13 @@ API_PARAMS = frozenset(
         "tool_choice",
     }
 )
-# What the HTTP library raises when a stream breaks mid-body (the SDK does not wrap reads of
-# a raw streaming response). openai 3 uses httpx2, earlier versions httpx.
-_TRANSPORT_ERRORS: tuple[type[Exception], ...] = tuple(
-    module.TransportError
-    for module in (sys.modules.get("httpx"), sys.modules.get("httpx2"))
-    if module is not None
-)
+# The HTTP library the SDK uses: openai 3 uses httpx2, earlier versions httpx.
+_HTTP_MODULES = [m for m in (sys.modules.get("httpx"), sys.modules.get("httpx2")) if m is not None]
+# What it raises when a stream breaks mid-body (the SDK does not wrap reads of a raw
+# streaming response).
+_TRANSPORT_ERRORS: tuple[type[Exception], ...] = tuple(m.TransportError for m in _HTTP_MODULES)
 # A read that timed out mid-stream (the server went silent) is a timeout, not an early close.
-_TIMEOUT_ERRORS: tuple[type[Exception], ...] = tuple(
-    module.TimeoutException
-    for module in (sys.modules.get("httpx"), sys.modules.get("httpx2"))
-    if module is not None
-)
+_TIMEOUT_ERRORS: tuple[type[Exception], ...] = tuple(m.TimeoutException for m in _HTTP_MODULES)
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 10.0

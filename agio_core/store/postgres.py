@@ -50,7 +50,7 @@ from ..checkpoints import CheckpointRecord
 from ..control import CONTROL_POLL_S
 from ..errors import StoreError
 from ..events import Event
-from ..ids import check_checkpoint_id, check_run_id, run_of_checkpoint
+from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
 from ._base import RunChanges, Store
 
@@ -123,7 +123,11 @@ _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 def _jsonb(model: BaseModel) -> str:
     """The model as JSON text that PostgreSQL's JSONB accepts."""
-    text = model.model_dump_json()
+    return _jsonb_text(model.model_dump_json())
+
+
+def _jsonb_text(text: str) -> str:
+    """JSON text as PostgreSQL's JSONB accepts it."""
     if "\\u0000" in text:
         text = _JSON_NUL.sub(r"\1\\ufffd", text)
     return text
@@ -131,10 +135,6 @@ def _jsonb(model: BaseModel) -> str:
 
 def _events_channel(run_id: str) -> str:
     return f"agio_ev_{check_run_id(run_id)[4:]}"
-
-
-def _checkpoint_number(checkpoint_id: str) -> int:
-    return int(check_checkpoint_id(checkpoint_id).rsplit("_", 1)[1])
 
 
 def _connect_kwargs(url: str, application_name: str) -> dict[str, Any]:
@@ -549,7 +549,7 @@ class PostgresStore(Store):
             (
                 check_checkpoint_id(record.id),
                 run_of_checkpoint(record.id),
-                _checkpoint_number(record.id),
+                checkpoint_number(record.id),
                 _jsonb(record),
             ),
         )
@@ -598,7 +598,8 @@ class PostgresStore(Store):
             (
                 run_id,
                 [event.seq for event in events],
-                [_jsonb(event) for event in events],
+                # Events are serialised once, for the store and every reader alike.
+                [_jsonb_text(event.to_json()) for event in events],
                 _events_channel(run_id),
                 str(max(event.seq for event in events)),
             ),

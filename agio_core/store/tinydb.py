@@ -38,7 +38,7 @@ from ..agents import Agent
 from ..checkpoints import CheckpointRecord
 from ..errors import StoreError
 from ..events import Event
-from ..ids import check_checkpoint_id, check_run_id, run_of_checkpoint
+from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
 from ._base import RunChanges, Store
 
@@ -336,7 +336,7 @@ class TinyDBStore(Store):
             if not folder.is_dir():
                 return []
             # Zero-padded numbers: name order is creation order.
-            paths = sorted(folder.glob("ck_*.json"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+            paths = sorted(folder.glob("ck_*.json"), key=lambda p: checkpoint_number(p.stem))
             return [CheckpointRecord.model_validate(_read_json(p)) for p in paths]
 
         return await self._io(read)
