@@ -35,6 +35,7 @@ from .checkpoints import (
     MessageDiff,
     Modifications,
     TreeNode,
+    common_prefix,
     diff_messages,
 )
 from .control import CONTROL_POLL_S, owner_alive, owner_id, owning
@@ -45,8 +46,10 @@ from .ids import (
     check_checkpoint_id,
     check_run_id,
     checkpoint_id,
+    checkpoint_number,
     new_run_id,
     new_session_id,
+    run_of_checkpoint,
 )
 from .providers import split_model
 from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunMetrics
@@ -77,6 +80,11 @@ class RunHandle:
         self._agio = agio
         self._runner = runner
         self.run_id = runner.run.id
+
+    @property
+    def first_seq(self) -> int:
+        """The seq of the first event of this stretch of the run (run_started or run_resumed)."""
+        return self._runner.log.first_seq
 
     def events(self, after_seq: int = 0) -> AsyncIterator[Event]:
         return self._agio.events(self.run_id, after_seq=after_seq)
@@ -271,7 +279,8 @@ class Agio:
         if run.status not in FINISHED:
             return
         if last is None:
-            logged = await self.store.read_events(run_id)
+            # Nothing is logged after `after_seq`: only the event at `after_seq` can be the end.
+            logged = await self.store.read_events(run_id, max(after_seq - 1, 0))
             if logged and logged[-1].type in TERMINAL_EVENTS:
                 return
             last = logged[-1] if logged else None
@@ -379,7 +388,7 @@ class Agio:
             raise InvalidInputError(
                 "session_id: letters, digits, '_', '.', ':' or '-' (max 64 characters)"
             )
-        history: list[Message] = []
+        previous_messages: list[Message] = []
         base: CheckpointRecord | None = None
         if session_id is not None:
             _, previous = await self.store.list_runs(session_id=session_id, limit=1)
@@ -391,9 +400,7 @@ class Agio:
                     )
                 if last.last_checkpoint_id:
                     base = await self._checkpoint_record(last.last_checkpoint_id)
-                    history = [
-                        m for m in await self._messages_of(base) if m.get("role") != "system"
-                    ]
+                    previous_messages = await self._messages_of(base)
         snapshot = AgentSnapshot(
             agent_id=agent.id,
             model=agent.model,
@@ -402,9 +409,10 @@ class Agio:
             tools=agent.tools,
             max_steps=agent.max_steps,
         )
+        history = [m for m in previous_messages if m.get("role") != "system"]
         messages: list[Message] = [{"role": "system", "content": agent.system_prompt}]
         messages += [*history, {"role": "user", "content": message}]
-        checkpointed = _common_prefix(await self._messages_of(base), messages) if base else 0
+        checkpointed = common_prefix(previous_messages, messages)
         run_id = new_run_id()
         with owning(run_id) as owner:
             run = Run(
@@ -512,7 +520,7 @@ class Agio:
                 record,
                 record.agent,
                 messages,
-                same_state=True,
+                checkpointed=len(messages),
                 mode="resume",
                 claimed_from=run.status,
             )
@@ -535,23 +543,19 @@ class Agio:
         agent: AgentSnapshot,
         messages: list[Message],
         *,
-        same_state: bool,
+        checkpointed: int,
         mode: StartMode,
         first_checkpoint: tuple[CheckpointKind, str] | None = None,
         claimed_from: str | None = None,
     ) -> RunHandle:
+        """Drive `run` on from `source`, whose state holds the first `checkpointed` messages."""
         events = await self._settled_events(run.id, claimed_from)
-        if same_state:
-            base, checkpointed = source, len(messages)
-        else:
-            # Store the new state as a delta of the source wherever the two agree.
-            base, checkpointed = source, _common_prefix(await self._messages_of(source), messages)
         return await self._launch(
             run,
             agent,
             messages,
             step=source.step,
-            base=base,
+            base=source,
             checkpointed=checkpointed,
             last_seq=events[-1].seq if events else 0,
             mode=mode,
@@ -574,11 +578,12 @@ class Agio:
         chain = [record]
         while chain[-1].base_id is not None:
             base_id = chain[-1].base_id
+            run_id = run_of_checkpoint(base_id)  # ids embed their run: no lookup needed
+            if base_id not in by_id and run_id not in loaded_runs:
+                loaded_runs.add(run_id)
+                by_id.update({r.id: r for r in await self.store.list_checkpoints(run_id)})
             if base_id not in by_id:
-                run_id = (await self._checkpoint_record(base_id)).run_id
-                if run_id not in loaded_runs:
-                    loaded_runs.add(run_id)
-                    by_id.update({r.id: r for r in await self.store.list_checkpoints(run_id)})
+                raise NotFoundError(f"checkpoint not found: {base_id!r}")
             chain.append(by_id[base_id])
         messages: list[Message] = []
         for item in reversed(chain):
@@ -647,14 +652,14 @@ class Agio:
         if create_new_run:
             return await self.fork_checkpoint(checkpoint_id_, modifications=mods)
         source = await self._checkpoint_record(checkpoint_id_)
-        messages, agent = await self._continuation(source, mods)
+        messages, agent, checkpointed = await self._continuation(source, mods)
         run = await self.get_run(source.run_id)
         if run.status == "running":
             raise ConflictError(f"run {run.id} is running; pause or cancel it before rewinding it")
         later = [
             r.id
             for r in await self.store.list_checkpoints(run.id)
-            if not r.superseded and _number(r.id) > _number(source.id)
+            if not r.superseded and checkpoint_number(r.id) > checkpoint_number(source.id)
         ]
         with owning(run.id) as owner:
             claimed = await self.store.transition_run(
@@ -671,7 +676,7 @@ class Agio:
                 source,
                 agent,
                 messages,
-                same_state=False,
+                checkpointed=checkpointed,
                 mode="resume",
                 first_checkpoint=("fork", f"restored from {source.id}"),
                 claimed_from=run.status,
@@ -683,7 +688,7 @@ class Agio:
         """Continue from a checkpoint in a new run; the source run is left untouched."""
         mods = Modifications.parse(modifications)
         source = await self._checkpoint_record(checkpoint_id_)
-        messages, agent = await self._continuation(source, mods)
+        messages, agent, checkpointed = await self._continuation(source, mods)
         parent = await self.get_run(source.run_id)
         run_id = new_run_id()
         with owning(run_id) as owner:
@@ -703,15 +708,18 @@ class Agio:
                 source,
                 agent,
                 messages,
-                same_state=False,
+                checkpointed=checkpointed,
                 mode="start",
                 first_checkpoint=("fork", f"forked from {source.id}"),
             )
 
     async def _continuation(
         self, source: CheckpointRecord, mods: Modifications
-    ) -> tuple[list[Message], AgentSnapshot]:
-        messages, agent = mods.apply(await self._messages_of(source), source.agent)
+    ) -> tuple[list[Message], AgentSnapshot, int]:
+        """The state to continue from, and how many of its messages `source` holds already
+        (the new state is stored as a delta of the source wherever the two agree)."""
+        stored = await self._messages_of(source)
+        messages, agent = mods.apply(stored, source.agent)
         _check_model(agent.model)
         if (
             messages
@@ -720,7 +728,7 @@ class Agio:
         ):
             # The state ends in a final answer: continuing means answering again.
             messages = messages[:-1]
-        return messages, agent
+        return messages, agent, common_prefix(stored, messages)
 
     async def checkpoint_tree(self, run_id: str) -> TreeNode:
         """The fork tree that `run_id` belongs to, from its root run down."""
@@ -748,15 +756,6 @@ class Agio:
         return diff_messages(a, left.messages, b, right.messages)
 
 
-def _common_prefix(left: list[Message], right: list[Message]) -> int:
-    common = 0
-    for a, b in zip(left, right, strict=False):
-        if a != b:
-            break
-        common += 1
-    return common
-
-
 def _terminal_event(run: Run, seq: int) -> Event:
     """The end event of a finished run, as its owner would have logged it."""
     ts = run.finished_at or run.updated_at
@@ -767,7 +766,3 @@ def _terminal_event(run: Run, seq: int) -> Event:
         error = run.error.model_dump() if run.error else {"type": "unknown", "message": ""}
         return Event(seq=seq, type="run_failed", run_id=run.id, ts=ts, data={"error": error})
     return Event(seq=seq, type="run_cancelled", run_id=run.id, ts=ts, data={"reason": "cancelled"})
-
-
-def _number(checkpoint_id_: str) -> int:
-    return int(checkpoint_id_.rsplit("_", 1)[1])

@@ -51,21 +51,14 @@ async def get_checkpoint(agio: AgioDep, checkpoint_id: str) -> Checkpoint:
     return await agio.get_checkpoint(checkpoint_id)
 
 
-async def _last_seq(agio: Agio, run_id: str) -> int:
-    seq = 0
-    async for event in agio.events(run_id, follow=False):
-        seq = event.seq
-    return seq
-
-
 async def _continue(
-    agio: Agio, start: Callable[[], Awaitable[RunHandle]], *, after_seq: int, stream: bool
+    agio: Agio, start: Callable[[], Awaitable[RunHandle]], *, stream: bool
 ) -> ContinuationOut | Response:
     handle = await start()
     if stream:
-        return event_stream(agio, handle.run_id, after_seq=after_seq)
+        return event_stream(agio, handle.run_id, after_seq=handle.first_seq - 1)
     run = await agio.get_run(handle.run_id)
-    return ContinuationOut(run_id=handle.run_id, first_seq=after_seq + 1, run=run_out(run))
+    return ContinuationOut(run_id=handle.run_id, first_seq=handle.first_seq, run=run_out(run))
 
 
 @router.post(
@@ -81,11 +74,6 @@ async def restore_checkpoint(
     agio: AgioDep, checkpoint_id: str, body: RestoreRequest | None = None
 ) -> ContinuationOut | Response:
     request = body or RestoreRequest()
-    after_seq = 0
-    if not request.create_new_run:
-        # The run is not running (else the restore is refused), so its log is still.
-        source = await agio.get_checkpoint(checkpoint_id)
-        after_seq = await _last_seq(agio, source.run_id)
 
     def start() -> Awaitable[RunHandle]:
         return agio.restore_checkpoint(
@@ -94,7 +82,7 @@ async def restore_checkpoint(
             modifications=request.modifications,
         )
 
-    return await _continue(agio, start, after_seq=after_seq, stream=request.stream)
+    return await _continue(agio, start, stream=request.stream)
 
 
 @router.post(
@@ -113,7 +101,7 @@ async def fork_checkpoint(
     def start() -> Awaitable[RunHandle]:
         return agio.fork_checkpoint(checkpoint_id, modifications=request.modifications)
 
-    return await _continue(agio, start, after_seq=0, stream=request.stream)
+    return await _continue(agio, start, stream=request.stream)
 
 
 @router.get(
