@@ -54,25 +54,32 @@ class EventLog:
         event = Event(seq=self.seq, type=type, run_id=self.run_id, data=data)
         self.events.append(event)
         self._unstored.append(event)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._store_pending())
+        self._ensure_writer()
         self._notify()
         return event
 
+    def _ensure_writer(self) -> None:
+        if self._writer is not None and not self._writer.done():
+            return
+        if self._writer is not None and not self._writer.cancelled():
+            # A failed write left its batch pending: the new writer tries it again, and
+            # `flush()` raises if the store still refuses.
+            self._writer.exception()
+        self._writer = asyncio.create_task(self._store_pending())
+
     async def _store_pending(self) -> None:
         while self._unstored:
-            batch, self._unstored = self._unstored, []
-            await self.store.append_events(self.run_id, batch)
+            count = len(self._unstored)
+            await self.store.append_events(self.run_id, self._unstored[:count])
+            del self._unstored[:count]  # only once stored: a failed batch is not lost
 
     async def flush(self) -> None:
         """Wait until every emitted event is stored (raises what the store raised)."""
-        while self._writer is not None and not self._writer.done():
+        if self._unstored:
+            self._ensure_writer()
+        if self._writer is not None:
             # Shielded: a cancelled run still stores what its readers have already seen.
             await asyncio.shield(self._writer)
-        if self._writer is not None and self._writer.done():
-            self._writer.result()
-        if self._unstored:
-            await self._store_pending()
 
     def close(self) -> None:
         self.closed = True

@@ -374,10 +374,14 @@ class TinyDBStore(Store):
     async def read_events(self, run_id: str, after_seq: int = 0) -> list[Event]:
         def read() -> list[Event]:
             events = []
+            last = after_seq
             for line in read_lines(self._events_path(run_id)):
                 event = Event.model_validate_json(line)
-                if event.seq > after_seq:
+                # Strictly increasing: a batch retried after a partial write (disk full) may
+                # have landed twice.
+                if event.seq > last:
                     events.append(event)
+                    last = event.seq
             return events
 
         return await self._io(read)

@@ -16,6 +16,10 @@ import httpx
 import pytest
 
 from agio_core import Agio, Settings, StoreError
+from agio_core._engine import EventLog
+from agio_core.ids import new_run_id
+from agio_core.runs import Run
+from agio_core.store.tinydb import TinyDBStore
 
 from .conftest import ServerFactory
 from .support import agio_cli, agio_env, fill_disk, no_traceback
@@ -217,3 +221,26 @@ async def test_api_answers_503_disk_full(full_home: Path, start_server: ServerFa
         assert {r["id"] for r in listed["items"]} == {r["id"] for r in before["runs"]}
     filler.unlink()
     assert server.alive() and no_traceback(server.log()), server.log()
+
+
+async def test_events_that_hit_a_full_disk_are_kept_and_stored_later(full_home: Path) -> None:
+    """Readers saw them already: a failed batch stays pending and the next flush stores it."""
+    store = TinyDBStore(full_home)
+    await store.open()
+    run = Run(id=new_run_id(), agent_id="assistant", session_id="s", input="x")
+    await store.create_run(run)
+    log = EventLog(run.id, store, last_seq=0)
+    await log.emit("run_started", run_id=run.id)
+    await log.flush()
+
+    filler = fill_disk(full_home.parent)
+    await log.emit("step_started", step=1)
+    await log.emit("content_delta", content="x" * 8192, step=1)
+    with pytest.raises(StoreError, match="disk full"):
+        await log.flush()
+    assert [e.seq for e in log.events] == [1, 2, 3]
+
+    filler.unlink()
+    await log.emit("usage", prompt_tokens=1, completion_tokens=1, total_tokens=2, step=1)
+    await log.flush()
+    assert [e.seq for e in await store.read_events(run.id)] == [1, 2, 3, 4]
