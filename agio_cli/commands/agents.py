@@ -10,6 +10,7 @@ import typer
 
 from .. import _output as out
 from .._connection import call
+from .._options import AS_JSON
 from .._render import model_label
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="List, show, create and delete agents.", no_args_is_help=True)
 
-AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 AGENT_FILE = typer.Option(
     ..., "--file", "-f", metavar="FILE.yaml", help="Agent YAML file ('-' reads stdin)."
 )

@@ -10,6 +10,7 @@ import typer
 from .. import _output as out
 from .._connection import call
 from .._errors import fail, say
+from .._options import AS_JSON, RUN_ID
 from .._render import Style
 from .._stream import choose_style, exit_unless_completed, show_run
 from .runs import last_seq
@@ -21,9 +22,7 @@ app = typer.Typer(
     help="Inspect a run's checkpoints; restore, fork, compare them.", no_args_is_help=True
 )
 
-RUN_ID = typer.Argument(..., metavar="RUN", help="Run id.")
 CHECKPOINT_ID = typer.Argument(..., metavar="ID", help="Checkpoint id.")
-AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 TAGS = typer.Option([], "--tag", "-t", metavar="TAG", help="A tag (repeatable).")
 
 

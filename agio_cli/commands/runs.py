@@ -10,6 +10,7 @@ import typer
 from .. import _output as out
 from .._connection import call
 from .._errors import EXIT_FAILED, error, say
+from .._options import AS_JSON, RUN_ID
 from .._stream import choose_style, exit_unless_completed, show_run
 
 if TYPE_CHECKING:
@@ -19,9 +20,6 @@ app = typer.Typer(
     help="List and inspect runs; pause, resume or cancel them from any terminal.",
     no_args_is_help=True,
 )
-
-RUN_ID = typer.Argument(..., metavar="RUN", help="Run id.")
-AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 class Status(StrEnum):
