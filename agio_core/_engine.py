@@ -15,7 +15,7 @@ from .control import HEARTBEAT_EVERY_S, release
 from .errors import AgioError, ProviderError
 from .events import Event, EventType
 from .ids import checkpoint_id
-from .providers import ModelRequest, ModelResponse, TextDelta, get_provider, split_model
+from .providers import ModelRequest, ModelResponse, Providers, TextDelta, split_model
 from .runs import Run, RunError
 from .settings import Settings
 from .store import Store
@@ -45,7 +45,8 @@ class EventLog:
         self.first_seq = last_seq + 1
         self.events: list[Event] = []
         self.closed = False
-        self._wakeup = asyncio.Event()
+        # Set when readers wait for the next event; made only then, as most emits find none.
+        self._wakeup: asyncio.Event | None = None
         self._unstored: list[Event] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -86,19 +87,21 @@ class EventLog:
         self._notify()
 
     def _notify(self) -> None:
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
+        if self._wakeup is not None:
+            self._wakeup.set()
+            self._wakeup = None
 
     async def follow(self, after_seq: int) -> AsyncIterator[Event]:
         index = max(0, after_seq - self.first_seq + 1)
         while True:
-            wakeup = self._wakeup
             while index < len(self.events):
                 yield self.events[index]
                 index += 1
             if self.closed:
                 return
-            await wakeup.wait()
+            if self._wakeup is None:
+                self._wakeup = asyncio.Event()
+            await self._wakeup.wait()
 
 
 def pending_tool_calls(messages: list[Message]) -> list[dict[str, Any]]:
@@ -125,6 +128,7 @@ class Runner:
         *,
         settings: Settings,
         store: Store,
+        providers: Providers,
         run: Run,
         agent: AgentSnapshot,
         messages: list[Message],
@@ -138,6 +142,7 @@ class Runner:
     ) -> None:
         self.settings = settings
         self.store = store
+        self.providers = providers
         self.run = run
         self.agent = agent
         self.messages = messages
@@ -175,13 +180,24 @@ class Runner:
     # lifecycle
 
     async def prepare(self) -> None:
-        """Store the starting state before the run is handed out, so that a run whose process
-        dies right after creating it can still be resumed (it has a checkpoint)."""
-        if self.first_checkpoint is None:
-            return
-        kind, description = self.first_checkpoint
+        """Log the start and store the starting state before the run is handed out: a run
+        whose process dies right after creating it still begins its log with `run_started`
+        and can be resumed (it has a checkpoint)."""
+        if self.mode == "start":
+            await self.log.emit(
+                "run_started",
+                run_id=self.run.id,
+                agent_id=self.run.agent_id,
+                session_id=self.run.session_id,
+                parent_run_id=self.run.parent_run_id,
+                from_checkpoint_id=self.run.from_checkpoint_id,
+            )
+        else:
+            await self.log.emit("run_resumed", checkpoint_id=self.resumed_from)
         try:
-            await self._checkpoint(kind, description, emit=False)
+            if self.first_checkpoint is not None:
+                await self._checkpoint(*self.first_checkpoint)
+            await self.log.flush()
         except AgioError as exc:
             with contextlib.suppress(AgioError):  # e.g. the disk is full: say so if we can
                 await self._fail(type(exc).__name__, exc.message)
@@ -279,27 +295,11 @@ class Runner:
 
     async def _drive(self) -> None:
         _, model_name = split_model(self.agent.model)
-        provider = get_provider(self.agent.model, self.settings)
+        provider = self.providers.get(self.agent.model)
         self.tools = resolve_tools(self.agent.tools)
         schemas = [tool.openai_schema() for tool in self.tools.values()]  # once, not per step
         # The file tools read this task's context (copied into `to_thread`): this run's folder.
         WORKSPACE.set(workspace_of(self.settings.home, self.run.agent_id))
-        if self.mode == "start":
-            await self.log.emit(
-                "run_started",
-                run_id=self.run.id,
-                agent_id=self.run.agent_id,
-                session_id=self.run.session_id,
-                parent_run_id=self.run.parent_run_id,
-                from_checkpoint_id=self.run.from_checkpoint_id,
-            )
-        else:
-            await self.log.emit("run_resumed", checkpoint_id=self.resumed_from)
-        if self.first_checkpoint is not None:  # stored by `prepare()`: announce it now
-            await self.log.emit(
-                "checkpoint_created", checkpoint_id=self.run.last_checkpoint_id, step=self.step
-            )
-
         last = self.messages[-1] if self.messages else {}
         if self.mode == "resume" and last.get("role") == "assistant" and not last.get("tool_calls"):
             # Interrupted after its final answer was checkpointed: that answer is the response.
@@ -420,9 +420,7 @@ class Runner:
         self.run.updated_at = self.run.heartbeat_at = utcnow()
         await self.store.save_run(self.run.model_copy(deep=True))
 
-    async def _checkpoint(
-        self, kind: CheckpointKind = "auto", description: str = "", *, emit: bool = True
-    ) -> str:
+    async def _checkpoint(self, kind: CheckpointKind = "auto", description: str = "") -> str:
         base = self.last_checkpoint
         record = CheckpointRecord(
             id=checkpoint_id(self.run.id, self.run.checkpoint_count),
@@ -449,8 +447,7 @@ class Runner:
             await self._write_run()
 
         await asyncio.shield(self._locked(write))
-        if emit:
-            await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
+        await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
         return record.id
 
     async def _sync_events(self) -> None:

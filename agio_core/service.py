@@ -51,7 +51,7 @@ from .ids import (
     new_session_id,
     run_of_checkpoint,
 )
-from .providers import split_model
+from .providers import Providers, split_model
 from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunMetrics
 from .settings import Settings
 from .store import Store, open_store
@@ -108,6 +108,7 @@ class Agio:
     def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
         self.settings = settings or Settings()
         self.store = store or open_store(self.settings)
+        self.providers = Providers(self.settings)
         self._runners: dict[str, Runner] = {}
         self._opened = False
 
@@ -132,6 +133,7 @@ class Agio:
             if runner.task is not None:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await runner.task
+        await self.providers.aclose()
         await self.store.close()
         self._opened = False
 
@@ -291,17 +293,20 @@ class Agio:
     async def _logged_events(
         self, run_id: str, *, after_seq: int = 0, follow: bool = True
     ) -> AsyncIterator[Event]:
-        await self.get_run(run_id)
         runner = self._runners.get(run_id)
         if runner is not None and follow:
-            for event in await self.store.read_events(run_id, after_seq):
-                if event.seq >= runner.log.first_seq:
-                    break
-                yield event
-                after_seq = event.seq
+            # Driven here: what this process logged is in memory, so a stream of a new run
+            # starts without waiting on the store.
+            if after_seq + 1 < runner.log.first_seq:
+                for event in await self.store.read_events(run_id, after_seq):
+                    if event.seq >= runner.log.first_seq:
+                        break
+                    yield event
+                    after_seq = event.seq
             async for event in runner.log.follow(after_seq):
                 yield event
             return
+        await self.get_run(run_id)
         while True:
             for event in await self.store.read_events(run_id, after_seq):
                 yield event
@@ -361,6 +366,7 @@ class Agio:
         runner = Runner(
             settings=self.settings,
             store=self.store,
+            providers=self.providers,
             run=run,
             agent=agent,
             messages=messages,

@@ -36,11 +36,32 @@ def get_provider(model: str, settings: Settings) -> Provider:
     return instance
 
 
+class Providers:
+    """The providers one `Agio` uses, made when first needed and closed with it: a provider
+    keeps connections to its model server open between runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._made: dict[str, Provider] = {}
+
+    def get(self, model: str) -> Provider:
+        name, _ = split_model(model)
+        if name not in self._made:
+            self._made[name] = get_provider(model, self.settings)
+        return self._made[name]
+
+    async def aclose(self) -> None:
+        made, self._made = list(self._made.values()), {}
+        for provider in made:
+            await provider.aclose()
+
+
 __all__ = [
     "PROVIDERS",
     "ModelRequest",
     "ModelResponse",
     "Provider",
+    "Providers",
     "StreamPart",
     "TextDelta",
     "ToolCall",

@@ -66,3 +66,7 @@ class Provider(Protocol):
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
         """Yield text as it arrives, then one `ModelResponse`; raise `ProviderError`."""
         ...
+
+    async def aclose(self) -> None:
+        """Release what the provider keeps between requests (connections)."""
+        ...

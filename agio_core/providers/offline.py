@@ -43,6 +43,9 @@ class OfflineProvider:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
 
+    async def aclose(self) -> None:
+        pass  # nothing is kept between requests
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
         delay = float(request.params.get("delay_ms", DEFAULT_DELAY_MS)) / 1000
         tool_names = {t["function"]["name"] for t in request.tools}

@@ -3,8 +3,9 @@
     python drive_runs.py AGENT MESSAGE [MESSAGE ...]
 
 Starts one run per message, concurrently, and prints every event of every run as one JSON
-line the moment it happens (flushed). An event the parent process has read is one the
-store acknowledged: events are stored before they are handed to readers.
+line the moment it happens (flushed). What such an event acknowledges is stored before it is
+handed out: a checkpoint before its `checkpoint_created`, a run's end before its terminal
+event, a run's `run_started` before `start_chat` returns.
 """
 
 from __future__ import annotations
