@@ -16,7 +16,7 @@ from .errors import AgioError, ProviderError
 from .events import Event, EventType
 from .ids import checkpoint_id
 from .providers import ModelRequest, ModelResponse, Providers, TextDelta, split_model
-from .runs import Run, RunError
+from .runs import Run, RunError, RunStatus
 from .settings import Settings
 from .store import Store
 from .tools import Tool, resolve_tools
@@ -91,12 +91,16 @@ class EventLog:
             self._wakeup.set()
             self._wakeup = None
 
-    async def follow(self, after_seq: int) -> AsyncIterator[Event]:
+    async def follow(self, after_seq: int) -> AsyncIterator[list[Event]]:
+        """The events after `after_seq` until the log closes, in batches of what piled up
+        since the reader last looked."""
         index = max(0, after_seq - self.first_seq + 1)
         while True:
-            while index < len(self.events):
-                yield self.events[index]
-                index += 1
+            if index < len(self.events):
+                batch = self.events[index:]
+                index += len(batch)
+                yield batch
+                continue  # more may have come while the reader was busy with this batch
             if self.closed:
                 return
             if self._wakeup is None:
@@ -180,10 +184,15 @@ class Runner:
     # lifecycle
 
     async def prepare(self) -> None:
-        """Log the start and store the starting state before the run is handed out: a run
-        whose process dies right after creating it still begins its log with `run_started`
-        and can be resumed (it has a checkpoint)."""
+        """Store the starting state and log the start before the run is handed out: a run
+        whose process dies right after creating it can be resumed (it has a checkpoint) and
+        its log begins with `run_started`."""
         if self.mode == "start":
+            # A new run is stored together with its first checkpoint, in one write.
+            assert self.first_checkpoint is not None, "a new run starts from a checkpoint"
+            record = self._next_checkpoint(*self.first_checkpoint)
+            self._checkpointed(record)
+            await self.store.create_run(self.run.model_copy(deep=True), first_checkpoint=record)
             await self.log.emit(
                 "run_started",
                 run_id=self.run.id,
@@ -192,10 +201,11 @@ class Runner:
                 parent_run_id=self.run.parent_run_id,
                 from_checkpoint_id=self.run.from_checkpoint_id,
             )
+            await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
         else:
             await self.log.emit("run_resumed", checkpoint_id=self.resumed_from)
         try:
-            if self.first_checkpoint is not None:
+            if self.mode == "resume" and self.first_checkpoint is not None:
                 await self._checkpoint(*self.first_checkpoint)
             await self.log.flush()
         except AgioError as exc:
@@ -237,6 +247,8 @@ class Runner:
         return self.run
 
     async def _finish_stopped(self) -> None:
+        if self._end_recorded:  # stopped just after its end was written: that end stands
+            return
         try:
             if self.stop_reason == "shutdown":
                 await self._interrupt()
@@ -323,7 +335,6 @@ class Runner:
                 )
             response = await self._model_step(provider, model_name, schemas)
             if not response.tool_calls:
-                await self._checkpoint()
                 if self.pause_requested:
                     # Honoured even now: resuming completes with this stored answer.
                     return await self._pause()
@@ -419,10 +430,12 @@ class Runner:
         self.run.metrics.duration_ms = self._base_duration_ms + self._elapsed_ms()
         self.run.updated_at = self.run.heartbeat_at = utcnow()
         await self.store.save_run(self.run.model_copy(deep=True))
+        # Set here, inside the shielded write: a stop that lands just after it sees the end.
+        self._end_recorded = self.run.status != "running"
 
-    async def _checkpoint(self, kind: CheckpointKind = "auto", description: str = "") -> str:
+    def _next_checkpoint(self, kind: CheckpointKind, description: str) -> CheckpointRecord:
         base = self.last_checkpoint
-        record = CheckpointRecord(
+        return CheckpointRecord(
             id=checkpoint_id(self.run.id, self.run.checkpoint_count),
             run_id=self.run.id,
             step=self.step,
@@ -435,18 +448,35 @@ class Runner:
             base_len=self.checkpointed if base else 0,
             new_messages=[dict(m) for m in self.messages[self.checkpointed if base else 0 :]],
         )
-        message_count = len(self.messages)
+
+    def _checkpointed(self, record: CheckpointRecord) -> None:
+        self.run.checkpoint_count += 1
+        self.run.last_checkpoint_id = record.id
+        self.last_checkpoint = record
+        self.checkpointed = record.base_len + len(record.new_messages)
+
+    async def _checkpoint(
+        self,
+        kind: CheckpointKind = "auto",
+        description: str = "",
+        *,
+        ending: tuple[RunStatus, dict[str, Any]] | None = None,
+    ) -> str:
+        """Store a checkpoint of the state so far; with `ending`, the run ends with it (the
+        run record is written once, ending and pointing at the checkpoint together)."""
+        record = self._next_checkpoint(kind, description)
 
         async def write() -> None:
             await self._sync_events()
             await self.store.put_checkpoint(record)
-            self.run.checkpoint_count += 1
-            self.run.last_checkpoint_id = record.id
-            self.last_checkpoint = record
-            self.checkpointed = message_count
+            self._checkpointed(record)
+            if ending is not None:
+                self._end(*ending)
             await self._write_run()
 
         await asyncio.shield(self._locked(write))
+        if ending is not None:
+            await self.store.clear_control(self.run.id)
         await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
         return record.id
 
@@ -454,27 +484,35 @@ class Runner:
         await self.log.flush()
         await self.store.sync_events(self.run.id)
 
-    async def _finish(self, status: str, **changes: Any) -> None:
-        self.run.status = status  # type: ignore[assignment]
+    def _end(self, status: RunStatus, changes: dict[str, Any]) -> None:
+        self.run.status = status
         self.run.owner = None
         self.run.finished_at = utcnow() if status in {"completed", "failed", "cancelled"} else None
         for key, value in changes.items():
             setattr(self.run, key, value)
+
+    async def _finish(self, status: RunStatus, **changes: Any) -> None:
+        self._end(status, changes)
         await self._save()
-        self._end_recorded = True
         await self.store.clear_control(self.run.id)
 
+    async def _settle(self, status: RunStatus, description: str = "", **changes: Any) -> None:
+        """Record how the run ends (or pauses), with a checkpoint of any state not yet in one
+        written together with it."""
+        if self.last_checkpoint is not None and self.checkpointed == len(self.messages):
+            await self._finish(status, **changes)
+        else:
+            await self._checkpoint(description=description, ending=(status, changes))
+
     async def _complete(self, content: str) -> None:
-        await self._finish("completed", response=content)
+        await self._settle("completed", response=content)
         await self.log.emit(
             "run_completed", response=content, metrics=self.run.metrics.model_dump()
         )
         await self._sync_events()
 
     async def _pause(self) -> None:
-        if self.last_checkpoint is None or self.checkpointed != len(self.messages):
-            await self._checkpoint(description="paused")
-        await self._finish("paused")
+        await self._settle("paused", description="paused")
         await self.log.emit("run_paused", checkpoint_id=self.run.last_checkpoint_id)
         await self._sync_events()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -271,10 +271,20 @@ class Agio:
         A finished run always ends with its terminal event: if its process died between
         recording the end and logging the event, the event is rebuilt from the run record.
         """
+        async for batch in self.event_batches(run_id, after_seq=after_seq, follow=follow):
+            for event in batch:
+                yield event
+
+    async def event_batches(
+        self, run_id: str, *, after_seq: int = 0, follow: bool = True
+    ) -> AsyncGenerator[list[Event]]:
+        """`events()`, in batches of whatever was there to read: a relay that writes each
+        batch at once pays per batch, not per token."""
         last: Event | None = None
-        async for event in self._logged_events(run_id, after_seq=after_seq, follow=follow):
-            last = event
-            yield event
+        async for batch in self._logged_events(run_id, after_seq=after_seq, follow=follow):
+            if batch:
+                last = batch[-1]
+                yield batch
         if last is not None and last.type in TERMINAL_EVENTS:
             return
         run = await self.get_run(run_id)
@@ -288,39 +298,37 @@ class Agio:
             last = logged[-1] if logged else None
         seq = (last.seq if last else 0) + 1
         if seq > after_seq:
-            yield _terminal_event(run, seq)
+            yield [_terminal_event(run, seq)]
 
     async def _logged_events(
         self, run_id: str, *, after_seq: int = 0, follow: bool = True
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncIterator[list[Event]]:
         runner = self._runners.get(run_id)
         if runner is not None and follow:
             # Driven here: what this process logged is in memory, so a stream of a new run
             # starts without waiting on the store.
             if after_seq + 1 < runner.log.first_seq:
-                for event in await self.store.read_events(run_id, after_seq):
-                    if event.seq >= runner.log.first_seq:
-                        break
-                    yield event
-                    after_seq = event.seq
-            async for event in runner.log.follow(after_seq):
-                yield event
+                stored = await self.store.read_events(run_id, after_seq)
+                yield [event for event in stored if event.seq < runner.log.first_seq]
+                after_seq = max(after_seq, runner.log.first_seq - 1)
+            async for batch in runner.log.follow(after_seq):
+                yield batch
             return
         await self.get_run(run_id)
         while True:
-            for event in await self.store.read_events(run_id, after_seq):
-                yield event
-                after_seq = event.seq
+            batch = await self.store.read_events(run_id, after_seq)
+            if batch:
+                yield batch
+                after_seq = batch[-1].seq
             if not follow:
                 return
             run = await self.get_run(run_id)
             if run.status != "running":
-                for event in await self._settled_events(run_id, run.status, after_seq):
-                    yield event
+                yield await self._settled_events(run_id, run.status, after_seq)
                 return
             if run_id in self._runners:  # started here meanwhile (resumed): follow it live
-                async for event in self.events(run_id, after_seq=after_seq):
-                    yield event
+                async for batch in self._logged_events(run_id, after_seq=after_seq):
+                    yield batch
                 return
             await self.store.wait_for_events(run_id, after_seq, EVENTS_WAIT_S)
 
@@ -429,8 +437,7 @@ class Agio:
                 owner=owner,
                 heartbeat_at=utcnow(),
             )
-            await self.store.create_run(run)
-            return await self._launch(
+            return await self._launch(  # stores the run with its first checkpoint
                 run,
                 snapshot,
                 messages,
@@ -555,7 +562,7 @@ class Agio:
         claimed_from: str | None = None,
     ) -> RunHandle:
         """Drive `run` on from `source`, whose state holds the first `checkpointed` messages."""
-        events = await self._settled_events(run.id, claimed_from)
+        events = await self._settled_events(run.id, claimed_from) if mode == "resume" else []
         return await self._launch(
             run,
             agent,
@@ -708,8 +715,7 @@ class Agio:
                 owner=owner,
                 heartbeat_at=utcnow(),
             )
-            await self.store.create_run(run)
-            return await self._continue(
+            return await self._continue(  # stores the run with its first checkpoint
                 run,
                 source,
                 agent,

@@ -25,6 +25,10 @@ from .schemas import OnDisconnect
 log = logging.getLogger("agio.api")
 
 KEEPALIVE_S = 15.0
+# While tokens stream, at most one write per stream this often: a model streaming faster
+# than this has its tokens sent in batches (a write costs more than a token); a slower one,
+# and the first token, are not delayed at all.
+SEND_INTERVAL_S = 0.005
 # A client that has not taken a frame for this long has stopped reading: drop it.
 SEND_TIMEOUT_S = 30.0
 
@@ -60,54 +64,6 @@ def encode(event: Event) -> bytes:
         event.type.encode(),
         event.to_json().encode(),
     )
-
-
-class _Relay:
-    """Reads a run's events in a task of its own, so that whatever piled up while the last
-    frame was being sent goes out as one chunk: a fast run costs a few writes, not one per
-    token."""
-
-    _END = object()
-
-    def __init__(self, events: AsyncIterator[Event]) -> None:
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._task = asyncio.create_task(self._pump(events))
-
-    async def _pump(self, events: AsyncIterator[Event]) -> None:
-        try:
-            async for event in events:
-                self._queue.put_nowait(event)
-            self._queue.put_nowait(self._END)
-        except Exception as exc:  # handed to the response, which fails with it
-            self._queue.put_nowait(exc)
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Encoded frames, batched; ends after the last event."""
-        while True:
-            item = await self._queue.get()
-            batch: list[bytes] = []
-            while True:
-                if item is self._END:
-                    if batch:
-                        yield b"".join(batch)
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, Event)
-                batch.append(encode(item))
-                if self._queue.empty():
-                    break
-                item = self._queue.get_nowait()
-            yield b"".join(batch)
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
 
 class _EventStreamResponse(EventSourceResponse):
@@ -158,18 +114,20 @@ def event_stream(
     shutting_down = anyio.Event()
 
     async def frames() -> AsyncIterator[bytes]:
-        relay = _Relay(agio.events(run_id, after_seq=after_seq, follow=follow))
+        batches = agio.event_batches(run_id, after_seq=after_seq, follow=follow)
         ended = False
         try:
-            async for chunk in relay.chunks():
-                yield chunk
+            async with contextlib.aclosing(batches):
+                async for batch in batches:
+                    yield b"".join([encode(event) for event in batch])
+                    if batch[-1].type == "content_delta":
+                        # Tokens come fast: let the next ones pile up for one interval.
+                        await asyncio.sleep(SEND_INTERVAL_S)
             ended = True
         finally:
-            with anyio.CancelScope(shield=True):
-                await relay.stop()
-                if not ended and on_disconnect == "cancel" and not shutting_down.is_set():
-                    # On server shutdown the run is left interrupted (resumable), not cancelled.
-                    with contextlib.suppress(AgioError):
-                        await agio.cancel_run(run_id, reason="client disconnected", wait=0)
+            if not ended and on_disconnect == "cancel" and not shutting_down.is_set():
+                # On server shutdown the run is left interrupted (resumable), not cancelled.
+                with anyio.CancelScope(shield=True), contextlib.suppress(AgioError):
+                    await agio.cancel_run(run_id, reason="client disconnected", wait=0)
 
     return _EventStreamResponse(frames(), shutting_down)

@@ -50,7 +50,9 @@ class Store(ABC):
 
     # runs
     @abstractmethod
-    async def create_run(self, run: Run) -> None: ...
+    async def create_run(self, run: Run, first_checkpoint: CheckpointRecord | None = None) -> None:
+        """Store a new run; with `first_checkpoint`, the checkpoint it starts from, in the
+        same write (the checkpoint first: the run never points at a missing one)."""
 
     @abstractmethod
     async def save_run(self, run: Run) -> None:

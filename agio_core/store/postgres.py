@@ -126,6 +126,15 @@ def _jsonb(model: BaseModel) -> str:
     return _jsonb_text(model.model_dump_json())
 
 
+def _checkpoint_row(record: CheckpointRecord) -> tuple[str, str, int, str]:
+    return (
+        check_checkpoint_id(record.id),
+        run_of_checkpoint(record.id),
+        checkpoint_number(record.id),
+        _jsonb(record),
+    )
+
+
 def _jsonb_text(text: str) -> str:
     """JSON text as PostgreSQL's JSONB accepts it."""
     if "\\u0000" in text:
@@ -465,8 +474,11 @@ class PostgresStore(Store):
             _jsonb(run),
         )
 
-    async def create_run(self, run: Run) -> None:
-        await self._execute("create a run", self._UPSERT_RUN, self._run_row(run))
+    async def create_run(self, run: Run, first_checkpoint: CheckpointRecord | None = None) -> None:
+        async with self._connection("create a run") as conn, conn.transaction():
+            await conn.execute(self._UPSERT_RUN, self._run_row(run))
+            if first_checkpoint is not None:
+                await conn.execute(self._UPSERT_CHECKPOINT, _checkpoint_row(first_checkpoint))
 
     async def save_run(self, run: Run) -> None:
         await self._execute("save a run", self._UPSERT_RUN, self._run_row(run))
@@ -541,18 +553,13 @@ class PostgresStore(Store):
 
     # checkpoints
 
+    _UPSERT_CHECKPOINT: LiteralString = (
+        "INSERT INTO agio_checkpoints (id, run_id, number, data) VALUES (%s, %s, %s, %s::jsonb)"
+        " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data"
+    )
+
     async def put_checkpoint(self, record: CheckpointRecord) -> None:
-        await self._execute(
-            "save a checkpoint",
-            "INSERT INTO agio_checkpoints (id, run_id, number, data) VALUES (%s, %s, %s, %s::jsonb)"
-            " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
-            (
-                check_checkpoint_id(record.id),
-                run_of_checkpoint(record.id),
-                checkpoint_number(record.id),
-                _jsonb(record),
-            ),
-        )
+        await self._execute("save a checkpoint", self._UPSERT_CHECKPOINT, _checkpoint_row(record))
 
     async def get_checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None:
         rows = await self._fetch(

@@ -244,16 +244,18 @@ class TinyDBStore(Store):
         data = _read_json(self._run_dir(run_id) / "run.json")
         return Run.model_validate(data) if data else None
 
-    async def create_run(self, run: Run) -> None:
+    async def create_run(self, run: Run, first_checkpoint: CheckpointRecord | None = None) -> None:
         def create() -> None:
             run_dir = self._run_dir(run.id)
             try:
                 (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise _store_error(exc, run_dir) from exc
-            with self._run_lock(run.id):
-                self._write_run(run)
-                self._index_run(run)
+            # No run lock: until `run.json` and its listing line exist, nobody knows this run.
+            if first_checkpoint is not None:
+                self._write_checkpoint(first_checkpoint)
+            self._write_run(run)
+            self._index_run(run)
 
         await self._io(create)
 
@@ -320,8 +322,11 @@ class TinyDBStore(Store):
         run_dir = self._run_dir(run_of_checkpoint(checkpoint_id))
         return run_dir / "checkpoints" / f"{check_checkpoint_id(checkpoint_id)}.json"
 
+    def _write_checkpoint(self, record: CheckpointRecord) -> None:
+        write_atomic(self._checkpoint_path(record.id), record.model_dump_json())
+
     async def put_checkpoint(self, record: CheckpointRecord) -> None:
-        await self._io(write_atomic, self._checkpoint_path(record.id), record.model_dump_json())
+        await self._io(self._write_checkpoint, record)
 
     async def get_checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None:
         def read() -> CheckpointRecord | None:

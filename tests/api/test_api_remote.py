@@ -44,8 +44,9 @@ def _public(cls: type) -> dict[str, inspect.Signature]:
     }
 
 
-# Housekeeping that the server itself runs (periodically), not something clients ask for.
-SERVER_SIDE = {"interrupt_orphans"}
+# What the server itself uses, not something its clients ask for: housekeeping it runs
+# periodically, and the batched event reading behind its SSE relay (clients use `events`).
+SERVER_SIDE = {"interrupt_orphans", "event_batches"}
 
 
 def test_remote_has_the_facades_methods_and_signatures() -> None:

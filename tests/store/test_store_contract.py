@@ -315,6 +315,17 @@ async def test_get_checkpoint_unknown_and_malformed(store: Store) -> None:
         await store.get_checkpoint("ck_../../x")
 
 
+async def test_create_run_with_its_first_checkpoint(store: Store) -> None:
+    run = make_run()
+    first = record(run.id, 0, new_messages=[{"role": "user", "content": "hello"}])
+    run.checkpoint_count, run.last_checkpoint_id = 1, first.id
+    await store.create_run(run, first_checkpoint=first)
+    assert await store.get_run(run.id) == run
+    assert await store.get_checkpoint(first.id) == first
+    assert await store.list_checkpoints(run.id) == [first]
+    assert [r.id for r in (await store.list_runs())[1]] == [run.id]
+
+
 async def test_list_checkpoints_in_creation_order(store: Store) -> None:
     run, other = make_run(), make_run()
     await store.create_run(run)
