@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     server_url: str | None = None
     cors_origins: str = ""
+    # `agio serve` event streams: a comment this often keeps idle connections open through
+    # proxies; a client that has not taken a frame for `sse_send_timeout_s` is dropped.
+    sse_keepalive_s: float = Field(default=15.0, gt=0)
+    sse_send_timeout_s: float = Field(default=30.0, gt=0)
 
     def api_key_list(self) -> list[str]:
         if self.api_keys is None:

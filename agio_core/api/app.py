@@ -70,15 +70,26 @@ def docs_router(app: FastAPI) -> APIRouter:
     return router
 
 
+def _configure_logging(settings: Settings) -> None:
+    """agio's messages at AGIO_LOG_LEVEL, next to uvicorn's on stderr, unless the program
+    that embeds the app has set up logging for them itself."""
+    logger = logging.getLogger("agio")
+    level = logging.getLevelName(settings.log_level.upper())
+    if isinstance(level, int):  # an unknown AGIO_LOG_LEVEL leaves the default
+        logger.setLevel(level)
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API app; `settings` default to the environment / `.env`, read at startup."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or Settings()
-        level = logging.getLevelName(resolved.log_level.upper())
-        if isinstance(level, int):  # an unknown AGIO_LOG_LEVEL leaves the default
-            logging.getLogger("agio").setLevel(level)
+        _configure_logging(resolved)
         app.state.settings = resolved
         app.state.api_keys = [key.encode() for key in resolved.api_key_list()]
         async with Agio(resolved) as agio:

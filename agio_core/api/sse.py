@@ -20,17 +20,15 @@ from starlette.types import Message, Receive, Scope, Send
 from ..errors import AgioError
 from ..events import EVENT_TYPES, Event
 from ..service import Agio
+from ..settings import Settings
 from .schemas import OnDisconnect
 
 log = logging.getLogger("agio.api")
 
-KEEPALIVE_S = 15.0
 # While tokens stream, at most one write per stream this often: a model streaming faster
 # than this has its tokens sent in batches (a write costs more than a token); a slower one,
 # and the first token, are not delayed at all.
 SEND_INTERVAL_S = 0.005
-# A client that has not taken a frame for this long has stopped reading: drop it.
-SEND_TIMEOUT_S = 30.0
 
 # OpenAPI < 3.2: the `schema` of an event stream describes one event.
 SSE_EVENT_SCHEMA: dict[str, Any] = {
@@ -50,8 +48,8 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: one per run event (SPEC §3), keepalive comments "
-        "every 15 s; the stream ends after run_completed, run_failed, run_cancelled or "
-        "run_paused.",
+        "every 15 s (AGIO_SSE_KEEPALIVE_S); the stream ends after run_completed, run_failed, "
+        "run_cancelled or run_paused.",
         "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
     }
 }
@@ -71,11 +69,13 @@ class _EventStreamResponse(EventSourceResponse):
     the server shuts down mid-stream (sse-starlette cancels the stream without its last
     chunk, which clients would see as a broken connection)."""
 
-    def __init__(self, frames: AsyncIterator[bytes], shutting_down: anyio.Event) -> None:
+    def __init__(
+        self, frames: AsyncIterator[bytes], shutting_down: anyio.Event, settings: Settings
+    ) -> None:
         super().__init__(
             frames,
-            ping=KEEPALIVE_S,
-            send_timeout=SEND_TIMEOUT_S,
+            ping=settings.sse_keepalive_s,
+            send_timeout=settings.sse_send_timeout_s,
             shutdown_event=shutting_down,
             sep="\n",
         )
@@ -95,7 +95,11 @@ class _EventStreamResponse(EventSourceResponse):
         try:
             await super().__call__(scope, receive, tracking_send)
         except SendTimeoutError:
-            log.info("dropped an event stream client that stopped reading")
+            # uvicorn then closes the connection (and logs that the response was not finished).
+            log.warning(
+                "dropped an event stream client that took nothing for %g s (the run goes on)",
+                self.send_timeout,
+            )
             return
         if started and not ended and self.shutting_down.is_set():
             with contextlib.suppress(OSError, RuntimeError):
@@ -130,4 +134,4 @@ def event_stream(
                 with anyio.CancelScope(shield=True), contextlib.suppress(AgioError):
                     await agio.cancel_run(run_id, reason="client disconnected", wait=0)
 
-    return _EventStreamResponse(frames(), shutting_down)
+    return _EventStreamResponse(frames(), shutting_down, agio.settings)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from agio_core import Agio, Settings, __version__
-from agio_core.api.sse import event_stream
+from agio_core import __version__
 
 
 def test_health_needs_no_auth_and_says_healthy(client: httpx.Client) -> None:
@@ -129,13 +128,6 @@ def test_cors_is_off_by_default(client: httpx.Client) -> None:
     assert "access-control-allow-origin" not in response.headers
     response = client.get("/api/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in response.headers
-
-
-def test_streams_send_keepalives_and_drop_clients_that_stop_reading(tmp_path: Path) -> None:
-    response = event_stream(Agio(Settings(home=tmp_path)), "run_0123456789abcdef")
-    assert response.ping_interval == 15
-    assert response.send_timeout == 30
-    assert response.media_type == "text/event-stream"
 
 
 def test_importing_the_app_does_no_io(tmp_path: Path) -> None:
