@@ -8,7 +8,7 @@ times. Reported: tokens per second received, time to first token, and as the las
 
     {"metric": "stream_throughput_ratio", "value": X}      (through agio / direct; target >= 0.5)
 
-Run: python bench/stream_overhead.py [--words 2000] [--rounds 5]
+Run: python bench/stream_overhead.py [--words 2000] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def median(readings: list[Reading], field: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--words", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
 
     upstream_port, agio_port = free_port(), free_port()

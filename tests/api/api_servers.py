@@ -74,8 +74,10 @@ def start_server(
     pytest.fail(f"{name} did not come up:\n{server.log()}")
 
 
-def agio_serve(workdir: Path, name: str, **env: str) -> Server:
+def agio_serve(
+    workdir: Path, name: str, *, extra_args: list[str] | None = None, **env: str
+) -> Server:
     """`agio serve` (the CLI command) on a free port."""
     port = free_port()
-    argv = [sys.executable, "-m", "agio_cli", "serve", "--port", str(port)]
+    argv = [sys.executable, "-m", "agio_cli", "serve", "--port", str(port), *(extra_args or [])]
     return start_server(argv, workdir, port, clean_env(workdir / "home", **env), name)

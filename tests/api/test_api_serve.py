@@ -116,3 +116,15 @@ def test_sigterm_leaves_running_runs_interrupted_and_resumable(tmp_path: Path) -
             assert rest[-1]["data"]["response"].endswith("60.")
     finally:
         second.stop()
+
+
+def test_reload_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    """`--reload` (development): uvicorn's watcher process runs the app; SIGTERM ends both."""
+    server = agio_serve(tmp_path, "reload", extra_args=["--reload"])
+    try:
+        assert httpx.get(f"{server.url}/api/agents").status_code == 200
+    finally:
+        code = server.stop()
+    assert code in {0, -signal.SIGTERM}, server.log()
+    log = server.log()
+    assert "Started reloader process" in log and "Application shutdown complete" in log, log
