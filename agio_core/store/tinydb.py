@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import heapq
 import json
 import os
 import tempfile
@@ -115,6 +116,28 @@ def read_lines(path: Path) -> list[bytes]:
     except FileNotFoundError:
         return []
     return [line for line in raw.split(b"\n")[:-1] if line.strip()]
+
+
+def lines_newest_first(path: Path, block_size: int = 1 << 16) -> Iterator[bytes]:
+    """The complete lines of an append-only file, last first, read backwards a block at a
+    time: a scan holds one block, whatever the file's size (a torn last line is left out)."""
+    with contextlib.suppress(FileNotFoundError), open(path, "rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        carry = b""  # the start of the earliest line seen so far, which may begin further back
+        torn = True  # what follows the file's last newline is not a whole line
+        while position > 0:
+            size = min(block_size, position)
+            position -= size
+            handle.seek(position)
+            parts = (handle.read(size) + carry).split(b"\n")
+            carry = parts[0]
+            for line in reversed(parts[1:]):
+                if torn:
+                    torn = False
+                elif line.strip():
+                    yield line
+        if carry.strip() and not torn:
+            yield carry
 
 
 class AtomicJSONStorage(Storage):
@@ -227,18 +250,22 @@ class TinyDBStore(Store):
             append_lines(self.runs_index_path, line.encode(), durable=True)
             self._index_appends += 1
             if self._index_appends % self.compact_every == 0:
-                entries = self._runs_listing().values()
-                write_atomic(self.runs_index_path, "".join(json.dumps(e) + "\n" for e in entries))
+                latest = [listed for listed, _ in self._runs_listing()]
+                write_atomic(self.runs_index_path, "".join(f"{x.decode()}\n" for x in latest[::-1]))
 
-    def _runs_listing(self) -> dict[str, dict[str, Any]]:
-        entries: dict[str, dict[str, Any]] = {}
-        for line in read_lines(self.runs_index_path):
+    def _runs_listing(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
+        """Each run's latest listing line and entry, most recently changed first. Holds the
+        ids seen, not the entries: listing 100,000 runs must not cost their weight in memory
+        (the peak of each scan stays in the process's resident size)."""
+        seen: set[str] = set()
+        for line in lines_newest_first(self.runs_index_path):
             try:
                 entry = json.loads(line)
             except ValueError:
                 raise StoreError(f"{self.runs_index_path} has a corrupt line") from None
-            entries[entry["id"]] = entry
-        return entries
+            if entry["id"] not in seen:  # else superseded by the line already seen
+                seen.add(entry["id"])
+                yield line, entry
 
     def _read_run(self, run_id: str) -> Run | None:
         data = _read_json(self._run_dir(run_id) / "run.json")
@@ -301,18 +328,26 @@ class TinyDBStore(Store):
         offset: int = 0,
     ) -> tuple[int, list[Run]]:
         def read() -> tuple[int, list[Run]]:
-            entries = self._runs_listing().values()
-            matching = [
-                e
-                for e in entries
-                if (agent_id is None or e["agent_id"] == agent_id)
-                and (status is None or e["status"] == status)
-                and (session_id is None or e["session_id"] == session_id)
-                and (parent_run_id is None or e.get("parent_run_id") == parent_run_id)
-            ]
-            matching.sort(key=lambda e: e["created_at"], reverse=True)
-            page = [self._read_run(e["id"]) for e in matching[offset : offset + limit]]
-            return len(matching), [run for run in page if run is not None]
+            total = 0
+            # (created_at, id) of the newest matches up to the page's end: a min-heap.
+            newest: list[tuple[str, str]] = []
+            wanted = offset + limit
+            for _, entry in self._runs_listing():
+                if (
+                    (agent_id is None or entry["agent_id"] == agent_id)
+                    and (status is None or entry["status"] == status)
+                    and (session_id is None or entry["session_id"] == session_id)
+                    and (parent_run_id is None or entry.get("parent_run_id") == parent_run_id)
+                ):
+                    total += 1
+                    item = (entry["created_at"], entry["id"])
+                    if len(newest) < wanted:
+                        heapq.heappush(newest, item)
+                    elif wanted and item > newest[0]:
+                        heapq.heapreplace(newest, item)
+            page = sorted(newest, reverse=True)[offset:]
+            runs = [self._read_run(run_id) for _, run_id in page]
+            return total, [run for run in runs if run is not None]
 
         return await self._io(read)
 

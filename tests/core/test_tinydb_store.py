@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from agio_core import Agio, Settings
-from agio_core.store.tinydb import TinyDBStore
+from agio_core.store.tinydb import TinyDBStore, lines_newest_first, read_lines
 
 
 async def test_run_listing_is_an_append_only_log_that_compacts(home: Path) -> None:
@@ -31,3 +37,46 @@ async def test_a_torn_last_line_is_ignored_then_cut_off(home: Path) -> None:
         second = await agio.chat("assistant", "count to 3")
         assert [r.id for r in (await agio.list_runs()).items] == [second.id, first.id]
         assert listing.read_bytes().endswith(b"\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b"\n", b"x"))),
+    torn=st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")),
+    block_size=st.integers(min_value=1, max_value=64),
+)
+def test_lines_newest_first_reads_any_file_backwards(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], torn: bytes, block_size: int
+) -> None:
+    path = tmp_path_factory.mktemp("lines") / "log.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines) + torn)
+    expected = [line for line in reversed(lines) if line.strip()]
+    assert list(lines_newest_first(path, block_size)) == expected == read_lines(path)[::-1]
+
+
+async def test_listing_many_runs_holds_ids_not_entries(home: Path) -> None:
+    """The peak of a scan stays in a server's resident memory: it must not grow with the
+    weight of every run's entry (it was ~1.4 KB a run, so `agio serve` kept growing)."""
+    store = TinyDBStore(home)
+    await store.open()
+    runs = 20_000
+    with store.runs_index_path.open("w") as listing:
+        for n in range(runs):
+            for status in ("running", "completed"):
+                entry = {
+                    "id": f"run_{n:016x}",
+                    "agent_id": "assistant",
+                    "session_id": f"session-{n}",
+                    "status": status,
+                    "created_at": f"2026-11-25T20:00:{n % 60:02d}.{n:06d}Z",
+                    "parent_run_id": None,
+                }
+                listing.write(json.dumps(entry) + "\n")
+    tracemalloc.start()
+    try:
+        total, page = await store.list_runs(status="completed", limit=5, offset=3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert total == runs and page == []  # listed, but no run records exist to read
+    assert peak < 400 * runs, f"{peak / runs:.0f} bytes a run"  # was ~1,400
