@@ -27,7 +27,7 @@ import heapq
 import json
 import os
 import tempfile
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,23 +58,26 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old or the new file, never a mix."""
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Replace `path` with `text` (or its pieces, written as they come) so that readers see
+    the old or the new file, never a mix."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise _store_error(exc, path) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            handle.writelines([text] if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except OSError as exc:
+    except BaseException as exc:  # also a piece that could not be made: no temp file is left
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise _store_error(exc, path) from exc
+        if isinstance(exc, OSError):
+            raise _store_error(exc, path) from exc
+        raise
 
 
 def _store_error(exc: OSError, path: Path) -> StoreError:
@@ -250,8 +253,9 @@ class TinyDBStore(Store):
             append_lines(self.runs_index_path, line.encode(), durable=True)
             self._index_appends += 1
             if self._index_appends % self.compact_every == 0:
-                latest = [listed for listed, _ in self._runs_listing()]
-                write_atomic(self.runs_index_path, "".join(f"{x.decode()}\n" for x in latest[::-1]))
+                # Newest first: any order works, later appends supersede by coming later.
+                latest = (f"{listed.decode()}\n" for listed, _ in self._runs_listing())
+                write_atomic(self.runs_index_path, latest)
 
     def _runs_listing(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
         """Each run's latest listing line and entry, most recently changed first. Holds the

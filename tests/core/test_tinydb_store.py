@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agio_core import Agio, Settings
-from agio_core.store.tinydb import TinyDBStore, lines_newest_first, read_lines
+from agio_core.errors import StoreError
+from agio_core.store.tinydb import TinyDBStore, lines_newest_first, read_lines, write_atomic
 
 
 async def test_run_listing_is_an_append_only_log_that_compacts(home: Path) -> None:
@@ -80,3 +82,18 @@ async def test_listing_many_runs_holds_ids_not_entries(home: Path) -> None:
         tracemalloc.stop()
     assert total == runs and page == []  # listed, but no run records exist to read
     assert peak < 400 * runs, f"{peak / runs:.0f} bytes a run"  # was ~1,400
+
+
+def test_a_file_written_in_pieces_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    path.write_text("old\n")
+
+    def pieces() -> Iterator[str]:
+        yield "new\n"
+        raise StoreError("runs.jsonl has a corrupt line")
+
+    with pytest.raises(StoreError):
+        write_atomic(path, pieces())
+    assert path.read_text() == "old\n" and list(tmp_path.iterdir()) == [path]
+    write_atomic(path, iter(["a\n", "b\n"]))
+    assert path.read_text() == "a\nb\n" and list(tmp_path.iterdir()) == [path]
