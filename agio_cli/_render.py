@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from agio_core.events import ContentDelta, StepStarted, ToolCallCompleted, ToolCallStarted
+
 from . import _output as out
 
 if TYPE_CHECKING:
@@ -94,13 +96,14 @@ class TextRenderer:
     def event(self, event: Event) -> None:
         if not self.stream:
             return
-        if event.type == "step_started":
-            if self.printed and not self.printed.endswith("\n\n"):
-                self._print("\n" if self.printed.endswith("\n") else "\n\n")
-            self.step_text = ""
-        elif event.type == "content_delta":
-            self.step_text += event.data["content"]
-            self._print(event.data["content"])
+        match event:
+            case StepStarted():
+                if self.printed and not self.printed.endswith("\n\n"):
+                    self._print("\n" if self.printed.endswith("\n") else "\n\n")
+                self.step_text = ""
+            case ContentDelta(content=content):
+                self.step_text += content
+                self._print(content)
 
     def stopped(self) -> None:
         self._end_line()
@@ -163,28 +166,26 @@ class FancyRenderer:
     def event(self, event: Event) -> None:
         from rich.text import Text
 
-        data = event.data
-        if event.type == "content_delta" and self.stream:
-            self.step_text += data["content"]
-            self.status = "writing…"
-        elif event.type == "step_started":
-            self._flush_step_text()
-            self.status = "thinking…"
-        elif event.type == "tool_call_started":
-            self._flush_step_text()
-            self.tool_arguments[data["tool_call_id"]] = data.get("arguments")
-            self.status = f"running {data['name']}…"
-        elif event.type == "tool_call_completed":
-            line = Text("  ⚙ ", style="cyan")
-            arguments = _arguments(self.tool_arguments.pop(data["tool_call_id"], None))
-            line.append(f"{data['name']}({arguments})", style="bold")
-            line.append(" → ")
-            line.append(
-                out.one_line(str(data["result"]), 200), style="red" if data["is_error"] else ""
-            )
-            line.append(f"  {data['duration_ms']} ms", style="dim")
-            self.live.console.print(line)
-            self.status = "thinking…"
+        match event:
+            case ContentDelta(content=content) if self.stream:
+                self.step_text += content
+                self.status = "writing…"
+            case StepStarted():
+                self._flush_step_text()
+                self.status = "thinking…"
+            case ToolCallStarted():
+                self._flush_step_text()
+                self.tool_arguments[event.tool_call_id] = event.arguments
+                self.status = f"running {event.name}…"
+            case ToolCallCompleted():
+                line = Text("  ⚙ ", style="cyan")
+                arguments = _arguments(self.tool_arguments.pop(event.tool_call_id, None))
+                line.append(f"{event.name}({arguments})", style="bold")
+                line.append(" → ")
+                line.append(out.one_line(event.result, 200), style="red" if event.is_error else "")
+                line.append(f"  {event.duration_ms} ms", style="dim")
+                self.live.console.print(line)
+                self.status = "thinking…"
 
     def stopped(self) -> None:
         from rich.text import Text

@@ -10,6 +10,7 @@ the last seq seen if the connection drops.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from agio_core.agents import Agent, AgentSpec, load_agent_file
 from agio_core.checkpoints import (
@@ -34,10 +35,11 @@ from agio_core.errors import (
     NotFoundError,
     StoreError,
 )
-from agio_core.events import Event
+from agio_core.events import Event, parse_event, why_not_an_event
 from agio_core.runs import Run
 from agio_core.service import Page
 
+log = logging.getLogger("agio.remote")
 M = TypeVar("M", bound=BaseModel)
 
 CONTROL_WAIT_S = 10.0
@@ -292,7 +294,13 @@ class RemoteAgio:
                 await response.aread()
                 raise error_for(response, self.base_url)
             async for data in sse_data(response.aiter_lines()):
-                yield Event.model_validate_json(data)
+                try:
+                    event = parse_event(data)
+                except ValidationError as exc:  # e.g. a type from a newer server
+                    reason = why_not_an_event(exc)
+                    log.warning("skipped an event from %s: %s", self.base_url, reason)
+                    continue
+                yield event
 
     # runs: starting
 

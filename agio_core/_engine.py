@@ -13,7 +13,22 @@ from ._time import utcnow
 from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
 from .control import HEARTBEAT_EVERY_S, release
 from .errors import AgioError, ProviderError
-from .events import Event, EventType
+from .events import (
+    CheckpointCreated,
+    ContentDelta,
+    Envelope,
+    Event,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    StepStarted,
+    ToolCallCompleted,
+    ToolCallStarted,
+    Usage,
+)
 from .ids import checkpoint_id
 from .providers import ModelRequest, ModelResponse, Providers, TextDelta, split_model
 from .runs import Run, RunError, RunStatus
@@ -50,14 +65,20 @@ class EventLog:
         self._unstored: list[Event] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def emit(self, type: EventType, **data: Any) -> Event:
+    def envelope(self) -> Envelope:
+        """The numbering of the next event: `emit(ContentDelta(**log.envelope(), ...))`."""
         self.seq += 1
-        event = Event(seq=self.seq, type=type, run_id=self.run_id, data=data)
+        return {"seq": self.seq, "run_id": self.run_id}
+
+    async def emit(self, event: Event) -> None:
+        """Hand `event` to live readers and queue it for the store. It must carry the envelope
+        just taken from `envelope()`: the log has no gaps and no other run's events."""
+        if event.seq != self.seq or event.run_id != self.run_id:
+            raise ValueError(f"event {event.seq} of {event.run_id} is not the next of this log")
         self.events.append(event)
         self._unstored.append(event)
         self._ensure_writer()
         self._notify()
-        return event
 
     def _ensure_writer(self) -> None:
         if self._writer is not None and not self._writer.done():
@@ -194,16 +215,17 @@ class Runner:
             self._checkpointed(record)
             await self.store.create_run(self.run.model_copy(deep=True), first_checkpoint=record)
             await self.log.emit(
-                "run_started",
-                run_id=self.run.id,
-                agent_id=self.run.agent_id,
-                session_id=self.run.session_id,
-                parent_run_id=self.run.parent_run_id,
-                from_checkpoint_id=self.run.from_checkpoint_id,
+                RunStarted(
+                    **self.log.envelope(),
+                    agent_id=self.run.agent_id,
+                    session_id=self.run.session_id,
+                    parent_run_id=self.run.parent_run_id,
+                    from_checkpoint_id=self.run.from_checkpoint_id,
+                )
             )
-            await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
+            await self._checkpoint_created(record.id)
         else:
-            await self.log.emit("run_resumed", checkpoint_id=self.resumed_from)
+            await self.log.emit(RunResumed(**self.log.envelope(), checkpoint_id=self.resumed_from))
         try:
             if self.mode == "resume" and self.first_checkpoint is not None:
                 await self._checkpoint(*self.first_checkpoint)
@@ -346,7 +368,7 @@ class Runner:
         self.step += 1
         self.run.metrics.steps += 1
         self.partial = []
-        await self.log.emit("step_started", step=self.step)
+        await self.log.emit(StepStarted(**self.log.envelope(), step=self.step))
         request = ModelRequest(
             model=model_name,
             messages=self.messages,
@@ -360,7 +382,9 @@ class Runner:
                     if self.run.metrics.first_token_ms is None:
                         self.run.metrics.first_token_ms = self._elapsed_ms()
                     self.partial.append(content)
-                    await self.log.emit("content_delta", content=content, step=self.step)
+                    await self.log.emit(
+                        ContentDelta(**self.log.envelope(), content=content, step=self.step)
+                    )
                 case ModelResponse():
                     response = part
         if response is None:
@@ -372,11 +396,13 @@ class Runner:
         metrics.completion_tokens += usage.completion_tokens
         metrics.total_tokens += usage.total_tokens
         await self.log.emit(
-            "usage",
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-            step=self.step,
+            Usage(
+                **self.log.envelope(),
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                total_tokens=usage.total_tokens,
+                step=self.step,
+            )
         )
         return response
 
@@ -384,11 +410,13 @@ class Runner:
         function = call.get("function", {})
         name, arguments = function.get("name", ""), function.get("arguments") or "{}"
         await self.log.emit(
-            "tool_call_started",
-            tool_call_id=call["id"],
-            name=name,
-            arguments=arguments,
-            step=self.step,
+            ToolCallStarted(
+                **self.log.envelope(),
+                tool_call_id=call["id"],
+                name=name,
+                arguments=arguments,
+                step=self.step,
+            )
         )
         started = time.monotonic()
         tool = self.tools.get(name)
@@ -401,13 +429,15 @@ class Runner:
         self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": content})
         self.run.metrics.tool_calls += 1
         await self.log.emit(
-            "tool_call_completed",
-            tool_call_id=call["id"],
-            name=name,
-            result=content,
-            is_error=is_error,
-            duration_ms=duration_ms,
-            step=self.step,
+            ToolCallCompleted(
+                **self.log.envelope(),
+                tool_call_id=call["id"],
+                name=name,
+                result=content,
+                is_error=is_error,
+                duration_ms=duration_ms,
+                step=self.step,
+            )
         )
 
     # checkpoints and persistence
@@ -477,8 +507,13 @@ class Runner:
         await asyncio.shield(self._locked(write))
         if ending is not None:
             await self.store.clear_control(self.run.id)
-        await self.log.emit("checkpoint_created", checkpoint_id=record.id, step=self.step)
+        await self._checkpoint_created(record.id)
         return record.id
+
+    async def _checkpoint_created(self, checkpoint_id: str) -> None:
+        await self.log.emit(
+            CheckpointCreated(**self.log.envelope(), checkpoint_id=checkpoint_id, step=self.step)
+        )
 
     async def _sync_events(self) -> None:
         await self.log.flush()
@@ -507,19 +542,28 @@ class Runner:
     async def _complete(self, content: str) -> None:
         await self._settle("completed", response=content)
         await self.log.emit(
-            "run_completed", response=content, metrics=self.run.metrics.model_dump()
+            RunCompleted(
+                **self.log.envelope(),
+                response=content,
+                # A copy: the event must not change with the run's metrics after it.
+                metrics=self.run.metrics.model_copy(),
+            )
         )
         await self._sync_events()
 
     async def _pause(self) -> None:
         await self._settle("paused", description="paused")
-        await self.log.emit("run_paused", checkpoint_id=self.run.last_checkpoint_id)
+        await self.log.emit(
+            RunPaused(**self.log.envelope(), checkpoint_id=self.run.last_checkpoint_id)
+        )
         await self._sync_events()
 
     async def _cancel(self) -> None:
         partial = "".join(self.partial) or None
         await self._finish("cancelled", response=partial)
-        await self.log.emit("run_cancelled", reason=self.cancel_reason or "cancelled")
+        await self.log.emit(
+            RunCancelled(**self.log.envelope(), reason=self.cancel_reason or "cancelled")
+        )
         await self._sync_events()
 
     async def _interrupt(self) -> None:
@@ -538,7 +582,7 @@ class Runner:
         error = RunError(type=error_type, message=message)
         try:
             await self._finish("failed", error=error, response=partial)
-            await self.log.emit("run_failed", error={"type": error_type, "message": message})
+            await self.log.emit(RunFailed(**self.log.envelope(), error=error.model_copy()))
             await self._sync_events()
         except AgioError as exc:
             self._unrecorded(exc, error)

@@ -1,23 +1,202 @@
-"""Run events (SPEC §3): the same objects on SSE, in `--events` NDJSON and in the store."""
+"""Run events (SPEC §2, §3): the same flat objects on SSE, in `--events` NDJSON and in the store.
+
+Every event is `{seq, type, run_id, ts, ...fields}`: one model per `type`, the fields of that
+type beside the envelope. `Event` is the union of them all, discriminated on `type`, and
+`parse_event` is how every reader (stores, the remote client, tests) turns JSON back into one.
+
+Events are emitted by the run's owner through its `EventLog` (`agio_core._engine`):
+
+    await log.emit(ContentDelta(**log.envelope(), content="Hi", step=1))
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeAlias, TypedDict, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ._time import utcnow
+from .runs import RunError, RunMetrics
 
+
+class Envelope(TypedDict):
+    """What numbers an event within its run: given by the run's event log."""
+
+    seq: int
+    run_id: str
+
+
+class BaseEvent(BaseModel):
+    """The envelope every event carries; subclasses add `type` and their fields."""
+
+    # Unknown fields are ignored, not refused: a reader older than the writer (a CLI against
+    # a newer server) still reads the events it knows.
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
+
+    seq: int = Field(description="Monotonic per run; the SSE `id`.")
+    type: str
+    run_id: str
+    ts: datetime = Field(default_factory=utcnow)
+
+    @cached_property
+    def json_text(self) -> str:
+        # Serialised once, though written to the store and sent to every reader.
+        return self.model_dump_json()
+
+    def to_json(self) -> str:
+        return self.json_text
+
+
+class RunStarted(BaseEvent):
+    type: Literal["run_started"] = "run_started"
+    agent_id: str
+    session_id: str
+    user_id: str | None = None
+    parent_run_id: str | None = None
+    from_checkpoint_id: str | None = None
+
+
+class StepStarted(BaseEvent):
+    type: Literal["step_started"] = "step_started"
+    step: int
+
+
+class ContentDelta(BaseEvent):
+    type: Literal["content_delta"] = "content_delta"
+    content: str
+    step: int
+
+
+class StepDiscarded(BaseEvent):
+    """The step's streamed text so far is void (a pause cut it; it is redone on resume)."""
+
+    type: Literal["step_discarded"] = "step_discarded"
+    step: int
+    reason: str
+
+
+class ToolCallStarted(BaseEvent):
+    type: Literal["tool_call_started"] = "tool_call_started"
+    tool_call_id: str
+    name: str
+    arguments: str = Field(description="The arguments as the model wrote them (JSON text).")
+    step: int
+
+
+class ToolApprovalRequested(BaseEvent):
+    type: Literal["tool_approval_requested"] = "tool_approval_requested"
+    tool_call_id: str
+    name: str
+    arguments: str
+    step: int
+
+
+class ToolApprovalResolved(BaseEvent):
+    type: Literal["tool_approval_resolved"] = "tool_approval_resolved"
+    tool_call_id: str
+    decision: Literal["approved", "denied"]
+    reason: str | None = None
+    remembered: bool = Field(default=False, description="Made a rule for the session.")
+
+
+class ToolCallCompleted(BaseEvent):
+    type: Literal["tool_call_completed"] = "tool_call_completed"
+    tool_call_id: str
+    name: str
+    result: str
+    is_error: bool
+    duration_ms: int
+    step: int
+
+
+class CheckpointCreated(BaseEvent):
+    type: Literal["checkpoint_created"] = "checkpoint_created"
+    checkpoint_id: str
+    step: int
+
+
+class Usage(BaseEvent):
+    """Token counts of one model call; `null` where the model server did not report one."""
+
+    type: Literal["usage"] = "usage"
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    step: int
+
+
+class RunAwaitingApproval(BaseEvent):
+    type: Literal["run_awaiting_approval"] = "run_awaiting_approval"
+    checkpoint_id: str
+    tool_call_ids: list[str]
+
+
+class RunPaused(BaseEvent):
+    type: Literal["run_paused"] = "run_paused"
+    checkpoint_id: str | None = None
+
+
+class RunResumed(BaseEvent):
+    type: Literal["run_resumed"] = "run_resumed"
+    checkpoint_id: str | None = None
+
+
+class RunCancelled(BaseEvent):
+    type: Literal["run_cancelled"] = "run_cancelled"
+    reason: str
+
+
+class RunFailed(BaseEvent):
+    type: Literal["run_failed"] = "run_failed"
+    error: RunError
+
+
+class RunCompleted(BaseEvent):
+    type: Literal["run_completed"] = "run_completed"
+    response: str
+    finish_reason: str | None = Field(
+        default=None, description="Why the model stopped (`stop`, `length`, …); null if unknown."
+    )
+    metrics: RunMetrics
+
+
+Event: TypeAlias = Annotated[
+    RunStarted
+    | StepStarted
+    | ContentDelta
+    | StepDiscarded
+    | ToolCallStarted
+    | ToolApprovalRequested
+    | ToolApprovalResolved
+    | ToolCallCompleted
+    | CheckpointCreated
+    | Usage
+    | RunAwaitingApproval
+    | RunPaused
+    | RunResumed
+    | RunCancelled
+    | RunFailed
+    | RunCompleted,
+    Field(discriminator="type"),
+]
+EVENT_CLASSES: tuple[type[BaseEvent], ...] = get_args(get_args(Event)[0])
 EventType = Literal[
     "run_started",
     "step_started",
     "content_delta",
+    "step_discarded",
     "tool_call_started",
+    "tool_approval_requested",
+    "tool_approval_resolved",
     "tool_call_completed",
     "checkpoint_created",
     "usage",
+    "run_awaiting_approval",
     "run_paused",
     "run_resumed",
     "run_cancelled",
@@ -29,20 +208,37 @@ TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
 # A paused run's stream ends too: nothing more happens until someone resumes it.
 STREAM_END_EVENTS = TERMINAL_EVENTS | {"run_paused"}
 
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+# Logs written before events were flat nest the fields under a top-level `data` key. In JSON,
+# `"data":` can only be a key (a quote inside a string is escaped): lines without it take the
+# fast path; those with it the slow one, which is right for either shape.
+_LEGACY_MARK = '"data":'
+_LEGACY_MARK_BYTES = _LEGACY_MARK.encode()
 
-class Event(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
-    seq: int
-    type: EventType
-    run_id: str
-    ts: datetime = Field(default_factory=utcnow)
-    data: dict[str, Any] = Field(default_factory=dict)
+def parse_event(text: str | bytes) -> Event:
+    """The event in `text` (JSON), whichever shape it was written in.
 
-    @cached_property
-    def json_text(self) -> str:
-        # Serialised once, though written to the store and sent to every reader.
-        return self.model_dump_json()
+    Raises `pydantic.ValidationError` for anything that is not a known event, an unknown
+    `type` included; readers of stored logs skip such lines (see the stores).
+    """
+    legacy = _LEGACY_MARK_BYTES in text if isinstance(text, bytes) else _LEGACY_MARK in text
+    if not legacy:
+        return EVENT_ADAPTER.validate_json(text)
+    try:
+        value: Any = json.loads(text)
+    except ValueError:  # not JSON, or not UTF-8: say so as pydantic does for the flat shape
+        return EVENT_ADAPTER.validate_json(text)
+    if isinstance(value, dict) and isinstance(value.get("data"), dict):
+        # The envelope wins: old `run_started` data repeated `run_id`.
+        value = {**value.pop("data"), **value}
+    return EVENT_ADAPTER.validate_python(value)
 
-    def to_json(self) -> str:
-        return self.json_text
+
+def why_not_an_event(exc: ValidationError) -> str:
+    """One short line saying why `parse_event` refused a text, for a reader's warning."""
+    problem = exc.errors(include_url=False)[0]
+    if problem["type"] == "union_tag_invalid":
+        return f"unknown type {problem.get('ctx', {}).get('tag')!r}"
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"{where}: {problem['msg']}" if where else problem["msg"]

@@ -40,7 +40,14 @@ from .checkpoints import (
 )
 from .control import CONTROL_POLL_S, owner_alive, owner_id, owning
 from .errors import ConflictError, InvalidInputError, NotFoundError, StoreError
-from .events import STREAM_END_EVENTS, TERMINAL_EVENTS, Event
+from .events import (
+    STREAM_END_EVENTS,
+    TERMINAL_EVENTS,
+    Event,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+)
 from .ids import (
     SESSION_ID,
     check_checkpoint_id,
@@ -52,7 +59,7 @@ from .ids import (
     run_of_checkpoint,
 )
 from .providers import Providers, split_model
-from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunMetrics
+from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunError, RunMetrics
 from .settings import Settings
 from .store import Store, open_store
 from .tools._registry import check_tool_names
@@ -499,7 +506,7 @@ class Agio:
                 return await self.cancel_run(run_id, reason=reason, wait=wait)
             last = await self._settled_events(run_id, run.status)
             log_ = EventLog(run_id, self.store, last[-1].seq if last else 0)
-            await log_.emit("run_cancelled", reason=reason)
+            await log_.emit(RunCancelled(**log_.envelope(), reason=reason))
             await log_.flush()
             await self.store.sync_events(run_id)
             return cancelled
@@ -772,9 +779,9 @@ def _terminal_event(run: Run, seq: int) -> Event:
     """The end event of a finished run, as its owner would have logged it."""
     ts = run.finished_at or run.updated_at
     if run.status == "completed":
-        data: dict[str, Any] = {"response": run.response, "metrics": run.metrics.model_dump()}
-        return Event(seq=seq, type="run_completed", run_id=run.id, ts=ts, data=data)
+        response, metrics = run.response or "", run.metrics.model_copy()
+        return RunCompleted(seq=seq, run_id=run.id, ts=ts, response=response, metrics=metrics)
     if run.status == "failed":
-        error = run.error.model_dump() if run.error else {"type": "unknown", "message": ""}
-        return Event(seq=seq, type="run_failed", run_id=run.id, ts=ts, data={"error": error})
-    return Event(seq=seq, type="run_cancelled", run_id=run.id, ts=ts, data={"reason": "cancelled"})
+        error = run.error.model_copy() if run.error else RunError(type="unknown", message="")
+        return RunFailed(seq=seq, run_id=run.id, ts=ts, error=error)
+    return RunCancelled(seq=seq, run_id=run.id, ts=ts, reason="cancelled")

@@ -131,7 +131,7 @@ class Load:
         ends = [e for e in events if e["type"] in TERMINAL]
         self.expect(len(ends) == 1 and ends[0] is events[-1], "stream: not one terminal event")
         if ends:
-            self.expect(ends[0]["data"].get("response") == answer, f"stream answer: {ends[0]}")
+            self.expect(ends[0].get("response") == answer, f"stream answer: {ends[0]}")
 
     async def start_long(self) -> tuple[str, str] | None:
         text, answer = self.question(self.rng.randint(4, 8))

@@ -97,7 +97,7 @@ def read_stream(client: httpx.Client, url: str, body: dict[str, object], direct:
             else:
                 has_text = event["type"] == "content_delta"
                 if event["type"] == "run_completed":
-                    run_s = event["data"]["metrics"]["duration_ms"] / 1000
+                    run_s = event["metrics"]["duration_ms"] / 1000
             if has_text:
                 tokens += 1
                 if tokens == 1:

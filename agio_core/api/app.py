@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -25,6 +26,7 @@ from .auth import require_api_key
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, ConfiguredCORS
 from .routers import agents, chat, checkpoints, health, runs, sessions
+from .sse import event_schemas
 
 log = logging.getLogger("agio.api")
 ORPHAN_SWEEP_EVERY_S = 10.0
@@ -46,10 +48,26 @@ agio's core behind HTTP: agents, chat with SSE streaming, runs with pause / resu
 and checkpoints with restore and fork.
 
 Streams are Server-Sent Events: `id:` is the event's `seq`, `event:` its type and `data:` the
-whole event `{seq, type, run_id, ts, data}`. `GET /api/runs/{run_id}/events` (re)joins any
+whole event, flat: `{seq, type, run_id, ts, ...fields}` (e.g. `content` of a `content_delta`,
+`metrics` of a `run_completed`; schemas below). `GET /api/runs/{run_id}/events` (re)joins any
 run and honours `Last-Event-ID`. With `AGIO_API_KEYS` set, every route but `/api/health`
 needs `Authorization: Bearer <key>`. Routes marked *(extension)* go beyond the seed API.
 """
+
+
+def _with_event_schemas(app: FastAPI) -> None:
+    """Add the event models to the OpenAPI components: the streaming routes' `data:` refers
+    to them, and FastAPI only collects the models of JSON bodies."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in event_schemas().items():
+                schemas.setdefault(name, schema)  # e.g. RunMetrics: FastAPI's is the same model
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
 
 
 def docs_router(app: FastAPI) -> APIRouter:
@@ -114,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
+    _with_event_schemas(app)
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
     for module in (agents, chat, runs, checkpoints, sessions):

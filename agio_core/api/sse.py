@@ -18,7 +18,7 @@ from sse_starlette.sse import SendTimeoutError
 from starlette.types import Message, Receive, Scope, Send
 
 from ..errors import AgioError
-from ..events import EVENT_TYPES, Event
+from ..events import EVENT_ADAPTER, EVENT_TYPES, Event
 from ..service import Agio
 from ..settings import Settings
 from .schemas import OnDisconnect
@@ -30,7 +30,8 @@ log = logging.getLogger("agio.api")
 # and the first token, are not delayed at all.
 SEND_INTERVAL_S = 0.005
 
-# OpenAPI < 3.2: the `schema` of an event stream describes one event.
+# OpenAPI < 3.2: the `schema` of an event stream describes one event; `data:` is the event's
+# JSON, whose schema (`Event`, the union of the event models) `event_schemas` adds.
 SSE_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "event", "data"],
@@ -39,12 +40,22 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
         "event": {"type": "string", "enum": list(EVENT_TYPES)},
         "data": {
             "type": "string",
-            "description": "The whole event as JSON: {seq, type, run_id, ts, data}.",
+            "description": "The whole event as JSON: {seq, type, run_id, ts, ...its fields}.",
             "contentMediaType": "application/json",
-            "contentSchema": Event.model_json_schema(),
+            "contentSchema": {"$ref": "#/components/schemas/Event"},
         },
     },
 }
+
+
+def event_schemas() -> dict[str, Any]:
+    """OpenAPI components: one schema per event model, and `Event`, their union on `type`."""
+    union = EVENT_ADAPTER.json_schema(
+        mode="serialization", ref_template="#/components/schemas/{model}"
+    )
+    return {**union.pop("$defs"), "Event": union}
+
+
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: one per run event (SPEC §3), keepalive comments "

@@ -14,18 +14,34 @@ Rules every backend keeps:
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
+
+from pydantic import ValidationError
 
 from ..agents import Agent
 from ..checkpoints import CheckpointRecord
 from ..control import CONTROL_POLL_S
-from ..events import Event
+from ..events import Event, parse_event, why_not_an_event
 from ..runs import ControlRequest, Run
+
+log = logging.getLogger("agio.store")
 
 # Either the fields to set, or a function of the current run returning them (read-modify-write).
 RunChanges = dict[str, Any] | Callable[[Run], dict[str, Any]]
+
+
+def parse_logged(lines: Iterable[str | bytes], where: str) -> Iterator[Event]:
+    """The events of a stored log, in either shape (see `parse_event`). A line that is no
+    event this version knows (damaged, or a `type` from a newer agio) is skipped with a
+    warning: one bad line must not make the whole run unreadable."""
+    for number, line in enumerate(lines, 1):
+        try:
+            yield parse_event(line)
+        except ValidationError as exc:
+            log.warning("%s, event %d: skipped, %s", where, number, why_not_an_event(exc))
 
 
 class Store(ABC):

@@ -52,7 +52,7 @@ from ..errors import StoreError
 from ..events import Event
 from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
-from ._base import RunChanges, Store
+from ._base import RunChanges, Store, parse_logged
 
 log = logging.getLogger("agio.store.postgres")
 
@@ -618,7 +618,7 @@ class PostgresStore(Store):
             "SELECT data::text FROM agio_events WHERE run_id = %s AND seq > %s ORDER BY seq",
             (check_run_id(run_id), after_seq),
         )
-        return [Event.model_validate_json(row[0]) for row in rows]
+        return list(parse_logged((row[0] for row in rows), f"events of run {run_id}"))
 
     async def sync_events(self, run_id: str) -> None:
         # A transaction that writes WAL commits with synchronous_commit on, which flushes the

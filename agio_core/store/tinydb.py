@@ -41,7 +41,7 @@ from ..errors import StoreError
 from ..events import Event
 from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
-from ._base import RunChanges, Store
+from ._base import RunChanges, Store, parse_logged
 
 T = TypeVar("T")
 LOCK_TIMEOUT_S = 30.0
@@ -419,8 +419,8 @@ class TinyDBStore(Store):
         def read() -> list[Event]:
             events = []
             last = after_seq
-            for line in read_lines(self._events_path(run_id)):
-                event = Event.model_validate_json(line)
+            path = self._events_path(run_id)
+            for event in parse_logged(read_lines(path), str(path)):
                 # Strictly increasing: a batch retried after a partial write (disk full) may
                 # have landed twice.
                 if event.seq > last:

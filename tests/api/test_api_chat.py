@@ -30,7 +30,7 @@ def test_streaming_chat_sends_spec_events_in_order(client: httpx.Client) -> None
         "total_tokens",
         "first_token_ms",
     }
-    text = "".join(e["data"]["content"] for e in events if e["type"] == "content_delta")
+    text = "".join(e["content"] for e in events if e["type"] == "content_delta")
     assert text == completed["response"]
     assert all(e["ts"] for e in events)
 
@@ -103,4 +103,4 @@ def test_provider_errors_become_run_failed(client: httpx.Client) -> None:
     )
     assert_well_formed(events)
     assert events[-1]["type"] == "run_failed"
-    assert set(events[-1]["data"]["error"]) == {"type", "message"}
+    assert set(events[-1]["error"]) == {"type", "message"}

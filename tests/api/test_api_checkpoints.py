@@ -78,8 +78,8 @@ def test_fork_and_restore_can_stream_the_continuation(client: httpx.Client) -> N
         json={"stream": True, "modifications": {"system_prompt": "Be brief."}},
     )
     assert_well_formed(events)
-    assert events[0]["data"]["from_checkpoint_id"] == checkpoints[1]["id"]
-    assert events[-1]["type"] == "run_completed" and "84" in events[-1]["data"]["response"]
+    assert events[0]["from_checkpoint_id"] == checkpoints[1]["id"]
+    assert events[-1]["type"] == "run_completed" and "84" in events[-1]["response"]
 
     source_events = stream_events(client, "GET", f"/api/runs/{run['id']}/events")
     rewound = stream_events(
@@ -139,7 +139,7 @@ def test_a_running_run_cannot_be_rewound_or_checkpointed(client: httpx.Client) -
     try:
         with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
             first = next(
-                e["data"]["checkpoint_id"]
+                e["checkpoint_id"]
                 for e in iter_events(stream)
                 if e["type"] == "checkpoint_created"
             )

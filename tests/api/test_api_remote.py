@@ -137,7 +137,7 @@ async def test_pause_resume_cancel(remote: RemoteAgio) -> None:
     cancelled = await other.cancel(reason="remote says stop")
     assert cancelled.status == "cancelled"
     events = [e async for e in remote.events(other.run_id)]
-    assert events[-1].type == "run_cancelled" and events[-1].data["reason"] == "remote says stop"
+    assert events[-1].type == "run_cancelled" and events[-1].reason == "remote says stop"
     with pytest.raises(ConflictError):
         await remote.cancel_run(other.run_id)
     with pytest.raises(NotFoundError):

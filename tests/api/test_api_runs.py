@@ -80,7 +80,7 @@ def test_pause_and_resume_a_many_step_run(client: httpx.Client) -> None:
     assert paused.json()["status"] == "paused"
     events = stream_events(client, "GET", f"/api/runs/{run_id}/events")
     assert events[-1]["type"] == "run_paused"
-    assert events[-1]["data"]["checkpoint_id"] == paused.json()["last_checkpoint_id"]
+    assert events[-1]["checkpoint_id"] == paused.json()["last_checkpoint_id"]
     assert client.post(f"/api/runs/{run_id}/pause").status_code == 409
 
     resumed = client.post(f"/api/runs/{run_id}/resume")
@@ -95,7 +95,7 @@ def test_pause_and_resume_a_many_step_run(client: httpx.Client) -> None:
     )
     assert rest[0]["type"] == "run_resumed" and rest[0]["seq"] == events[-1]["seq"] + 1
     assert rest[-1]["type"] == "run_completed"
-    assert rest[-1]["data"]["response"] == STEPPER_ANSWER
+    assert rest[-1]["response"] == STEPPER_ANSWER
     whole = stream_events(client, "GET", f"/api/runs/{run_id}/events")
     assert [e["seq"] for e in whole] == list(range(1, len(whole) + 1))
     assert client.get(f"/api/runs/{run_id}").json()["status"] == "completed"
@@ -108,7 +108,7 @@ def test_cancel_mid_stream_keeps_the_partial_output(client: httpx.Client) -> Non
         events = []
         for event in iter_events(stream):
             events.append(event)
-            if event["type"] == "content_delta" and event["data"]["content"].startswith("3"):
+            if event["type"] == "content_delta" and event["content"].startswith("3"):
                 cancelled = client.post(
                     f"/api/runs/{event['run_id']}/cancel", json={"reason": "enough"}
                 )
@@ -116,7 +116,7 @@ def test_cancel_mid_stream_keeps_the_partial_output(client: httpx.Client) -> Non
                 assert cancelled.json()["status"] == "cancelled"
     assert_well_formed(events)
     assert events[-1]["type"] == "run_cancelled"
-    assert events[-1]["data"]["reason"] == "enough"
+    assert events[-1]["reason"] == "enough"
     run = client.get(f"/api/runs/{events[0]['run_id']}").json()
     assert run["status"] == "cancelled" and run["response"].startswith("1 2 3")
     again = client.post(f"/api/runs/{run['id']}/cancel")
@@ -150,7 +150,7 @@ def test_disconnecting_does_not_kill_the_run_and_it_can_be_rejoined(
     )
     assert_well_formed(first + rest, run_id)
     assert rest[-1]["type"] == "run_completed"
-    assert rest[-1]["data"]["response"].endswith("60.")
+    assert rest[-1]["response"].endswith("60.")
 
 
 def test_on_disconnect_cancel_cancels_the_run(client: httpx.Client) -> None:
@@ -161,7 +161,7 @@ def test_on_disconnect_cancel_cancels_the_run(client: httpx.Client) -> None:
     assert run["status"] == "cancelled"
     events = stream_events(client, "GET", f"/api/runs/{run_id}/events")
     assert events[-1]["type"] == "run_cancelled"
-    assert events[-1]["data"]["reason"] == "client disconnected"
+    assert events[-1]["reason"] == "client disconnected"
 
 
 def test_run_control_errors(client: httpx.Client) -> None:

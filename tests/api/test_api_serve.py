@@ -113,7 +113,7 @@ def test_sigterm_leaves_running_runs_interrupted_and_resumable(tmp_path: Path) -
             types = [e["type"] for e in rest]
             assert types.count("run_resumed") == 1 and types[-1] == "run_completed"
             assert "run_started" not in types
-            assert rest[-1]["data"]["response"].endswith("60.")
+            assert rest[-1]["response"].endswith("60.")
     finally:
         second.stop()
 

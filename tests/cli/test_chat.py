@@ -32,8 +32,8 @@ def test_events_are_spec_shaped_ndjson(cli: Cli) -> None:
     types = [e["type"] for e in events]
     assert types[0] == "run_started" and types[-1] == "run_completed"
     assert {"tool_call_started", "tool_call_completed", "usage", "checkpoint_created"} <= set(types)
-    assert events[-1]["data"]["response"] == "12*7 = 84."
-    assert set(events[-1]["data"]["metrics"]) >= {"duration_ms", "total_tokens", "first_token_ms"}
+    assert events[-1]["response"] == "12*7 = 84."
+    assert set(events[-1]["metrics"]) >= {"duration_ms", "total_tokens", "first_token_ms"}
 
 
 def test_no_stream_prints_the_same_answer(cli: Cli) -> None:

@@ -53,7 +53,7 @@ def test_ctrl_c_cancels_the_run_and_exits_130(cli: Cli) -> None:
     assert chat.returncode == 130, err
     assert err == f"agio: interrupted: run {run_id} cancelled\n"
     last = json.loads(out.splitlines()[-1])
-    assert last["type"] == "run_cancelled" and last["data"]["reason"] == "interrupted (Ctrl-C)"
+    assert last["type"] == "run_cancelled" and last["reason"] == "interrupted (Ctrl-C)"
     record = cli.json("runs", "show", run_id)
     assert record["status"] == "cancelled"
     assert record["response"].startswith("1 ") and len(record["response"]) < 400 * 4

@@ -66,7 +66,7 @@ def test_resume_streams_the_rest_of_a_paused_run(cli: Cli) -> None:
     ]
     assert events[0]["type"] == "run_resumed"
     assert events[-1]["type"] == "run_completed"
-    assert events[-1]["data"]["response"].endswith("30+30 = 60.")
+    assert events[-1]["response"].endswith("30+30 = 60.")
     assert cli.json("runs", "show", run_id)["status"] == "completed"
 
 
@@ -80,7 +80,7 @@ def test_cancel_a_paused_run(cli: Cli) -> None:
     assert cli.ok("runs", "cancel", run_id) == f"{run_id}\n"
     assert cli.json("runs", "show", run_id)["status"] == "cancelled"
     last = json.loads(cli.ok("runs", "events", run_id).splitlines()[-1])
-    assert last["type"] == "run_cancelled" and last["data"]["reason"] == "cancelled by user"
+    assert last["type"] == "run_cancelled" and last["reason"] == "cancelled by user"
 
 
 def test_control_of_a_finished_run_is_a_conflict(cli: Cli) -> None:

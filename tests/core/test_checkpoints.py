@@ -37,7 +37,7 @@ async def test_a_checkpoint_after_every_step(agio: Agio) -> None:
     assert final.messages[3] == {"role": "tool", "tool_call_id": "call_2_0", "content": "84"}
     assert final.agent.model == "offline/demo"
     events = [e async for e in agio.events(run.id, follow=False)]
-    created = [e.data["checkpoint_id"] for e in events if e.type == "checkpoint_created"]
+    created = [e.checkpoint_id for e in events if e.type == "checkpoint_created"]
     assert created == [c.id for c in summaries]
 
 

@@ -149,7 +149,7 @@ async def test_failures_become_run_failed(
     events = await run_events(agio, "hi")
 
     assert events[-1].type == "run_failed"
-    error = events[-1].data["error"]
+    error = events[-1].error
     assert error["type"] == error_type
     assert words in error["message"]
     run = await agio.get_run(events[0].run_id)
@@ -183,7 +183,7 @@ async def test_cancel_aborts_a_slow_stream(agio: Agio, fake_openai: FakeOpenAISe
     seen = []
     async for event in handle.events():
         if event.type == "content_delta":
-            seen.append(event.data["content"])
+            seen.append(event.content)
             if len(seen) == 3:
                 started = asyncio.get_running_loop().time()
                 await handle.cancel("enough")

@@ -62,7 +62,7 @@ async def test_pause_and_resume_in_process(agio: Agio) -> None:
     assert paused.status == "paused"
     events = [e async for e in agio.events(handle.run_id, follow=False)]
     assert events[-1].type == "run_paused"
-    assert events[-1].data["checkpoint_id"] == paused.last_checkpoint_id
+    assert events[-1].checkpoint_id == paused.last_checkpoint_id
     steps_at_pause = paused.metrics.steps
 
     resumed = await agio.resume_run(handle.run_id)
@@ -144,7 +144,7 @@ async def test_follow_a_run_driven_by_another_process(agio: Agio, home: Path) ->
     finally:
         other.wait(timeout=10)
     assert events[0].type == "run_started" and events[-1].type == "run_completed"
-    assert events[-1].data["response"] == "1+1 = 2. 2+2 = 4. 3+3 = 6."
+    assert events[-1].response == "1+1 = 2. 2+2 = 4. 3+3 = 6."
 
 
 WRITER = """

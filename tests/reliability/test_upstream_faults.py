@@ -115,14 +115,14 @@ def check_outcome(fault: Fault, events: list[dict[str, Any]]) -> None:
     assert ends == [events[-1]], [e["type"] for e in events]
     end = events[-1]
     if fault.error_type is None:
-        assert end["type"] == "run_completed" and end["data"]["response"] == fault.words
+        assert end["type"] == "run_completed" and end["response"] == fault.words
         results = [e["data"] for e in events if e["type"] == "tool_call_completed"]
         assert all(r["is_error"] for r in results)
         for result in results:
             check_readable(result["result"])
         return
     assert end["type"] == "run_failed", end
-    error = end["data"]["error"]
+    error = end["error"]
     assert error["type"] == fault.error_type and fault.words in error["message"], error
     check_readable(error["message"])
 

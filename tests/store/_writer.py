@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from store_backends import make_store
 
 from agio_core.agents import Agent
-from agio_core.events import Event
+from agio_core.events import StepStarted
 from agio_core.ids import new_run_id
 from agio_core.runs import Run
 
@@ -38,9 +38,7 @@ async def main(backend: str, where: str, name: str, shared: dict[str, object]) -
             run = Run(id=new_run_id(), agent_id=name, session_id=f"sess-{name}", input=str(i))
             await store.create_run(run)
             created.append(run.id)
-            await store.append_events(
-                run.id, [Event(seq=1, type="run_started", run_id=run.id, data={"i": i})]
-            )
+            await store.append_events(run.id, [StepStarted(seq=1, run_id=run.id, step=i)])
             # Read-modify-write of one shared run: a lost update would show in the total.
             await store.transition_run(
                 counter,

@@ -17,3 +17,22 @@ def make_store(backend: str, where: str) -> Store:
     from agio_core.store.postgres import PostgresStore
 
     return PostgresStore(where)
+
+
+def write_raw_events(backend: str, where: str, run_id: str, lines: list[str]) -> None:
+    """Put event lines into a run's log as they are, the way an older agio wrote them: the
+    TinyDB `events.jsonl`, or rows of PostgreSQL's `agio_events`."""
+    if backend == "tinydb":
+        with open(Path(where) / "runs" / run_id / "events.jsonl", "a", encoding="utf-8") as log:
+            log.writelines(line + "\n" for line in lines)
+        return
+    import json
+
+    import psycopg
+
+    with psycopg.connect(where, autocommit=True) as connection:
+        for line in lines:
+            connection.execute(
+                "INSERT INTO agio_events (run_id, seq, data) VALUES (%s, %s, %s::jsonb)",
+                (run_id, json.loads(line)["seq"], line),
+            )

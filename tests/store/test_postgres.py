@@ -9,7 +9,7 @@ import pytest
 
 from agio_core import Agio, Settings
 from agio_core.errors import StoreError
-from agio_core.events import Event
+from agio_core.events import Event, StepStarted
 from agio_core.ids import new_run_id
 from agio_core.runs import ControlRequest, Run
 from agio_core.store import open_store
@@ -167,7 +167,7 @@ async def test_wakeups_survive_a_lost_listener_connection(postgres_url: str) -> 
 
 
 def event_of(run_id: str, seq: int) -> Event:
-    return Event(seq=seq, type="step_started", run_id=run_id, data={"step": seq})
+    return StepStarted(seq=seq, run_id=run_id, step=seq)
 
 
 async def test_sync_events_flushes_with_or_without_logical_messages(postgres_url: str) -> None:

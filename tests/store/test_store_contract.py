@@ -10,13 +10,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from store_backends import make_store
+from event_samples import sample_events
+from store_backends import make_store, write_raw_events
 
 from agio_core._time import utcnow
 from agio_core.agents import Agent
 from agio_core.checkpoints import AgentSnapshot, CheckpointRecord
 from agio_core.errors import NotFoundError, StoreError
-from agio_core.events import Event
+from agio_core.events import (
+    ContentDelta,
+    Event,
+    RunCancelled,
+    RunCompleted,
+    RunPaused,
+    RunStarted,
+)
 from agio_core.ids import checkpoint_id, new_run_id
 from agio_core.runs import ControlRequest, Run, RunMetrics
 from agio_core.store import Store
@@ -39,8 +47,8 @@ def make_run(**fields: object) -> Run:
     return Run.model_validate(values)
 
 
-def event(run_id: str, seq: int, **data: object) -> Event:
-    return Event(seq=seq, type="content_delta", run_id=run_id, data=data)
+def event(run_id: str, seq: int, content: str = "") -> Event:
+    return ContentDelta(seq=seq, run_id=run_id, content=content, step=1)
 
 
 def record(run_id: str, number: int, **fields: object) -> CheckpointRecord:
@@ -363,7 +371,7 @@ async def test_events_append_read_and_after_seq(store: Store) -> None:
     await store.create_run(other)
     assert await store.read_events(run.id) == []
     first = [event(run.id, 1, content="a")]
-    rest = [event(run.id, seq, content=f"w{seq} «ü» 🚀", n={"k": [seq]}) for seq in range(2, 6)]
+    rest = [event(run.id, seq, content=f"w{seq} «ü» 🚀") for seq in range(2, 6)]
     await store.append_events(run.id, first)
     await store.append_events(run.id, rest)
     await store.append_events(other.id, [event(other.id, 1)])
@@ -377,13 +385,64 @@ async def test_events_append_read_and_after_seq(store: Store) -> None:
 async def test_every_event_type_round_trips(store: Store) -> None:
     run = make_run()
     await store.create_run(run)
-    events = [
-        Event(seq=1, type="run_started", run_id=run.id, data={"run_id": run.id, "x": None}),
-        Event(seq=2, type="usage", run_id=run.id, data={"total_tokens": 3, "ratio": 0.25}),
-        Event(seq=3, type="run_failed", run_id=run.id, data={"error": {"type": "t"}}),
-    ]
+    events = sample_events(run.id)
     await store.append_events(run.id, events)
     assert await store.read_events(run.id) == events
+    assert [e.to_json() for e in await store.read_events(run.id)] == [e.to_json() for e in events]
+
+
+LEGACY_LOG = Path(__file__).with_name("legacy_events.jsonl")  # written by agio before v2
+
+
+async def test_event_logs_of_the_nested_shape_stay_readable(
+    store: Store, store_location: tuple[str, str]
+) -> None:
+    run = make_run()
+    logged_as = "run_e1d571d189f6537f"  # a fresh id: a shared database may have seen that one
+    lines = LEGACY_LOG.read_text(encoding="utf-8").replace(logged_as, run.id).splitlines()
+    await store.create_run(run)
+    write_raw_events(*store_location, run.id, lines)
+    events = await store.read_events(run.id)
+    assert [e.seq for e in events] == list(range(1, 17))
+    match events[0]:
+        case RunStarted(agent_id="assistant", session_id=session, parent_run_id=None):
+            assert session.startswith("sess_")
+        case other:
+            raise AssertionError(other)
+    assert [e.content for e in events if isinstance(e, ContentDelta)] == ["12*7 ", "= ", "84."]
+    completed = events[13]
+    assert isinstance(completed, RunCompleted) and completed.response == "12*7 = 84."
+    assert completed.metrics.first_token_ms == 81 and completed.finish_reason is None
+    # Events whose fields are all optional must not lose them either.
+    assert events[14] == RunPaused(
+        seq=15, run_id=run.id, ts=events[14].ts, checkpoint_id="ck_a00136ef12be9956_0001"
+    )
+    assert isinstance(events[15], RunCancelled) and events[15].reason == "stop it"
+    # Read back, they are flat: the shape every reader sees now.
+    assert "data" not in json.loads(events[1].to_json())
+    assert (await store.read_events(run.id, after_seq=13))[0] == completed
+
+
+async def test_a_logged_event_of_unknown_type_is_skipped_with_a_warning(
+    store: Store, store_location: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    run = make_run()
+    await store.create_run(run)
+    first, last = event(run.id, 1, "a"), event(run.id, 4, "b")
+    await store.append_events(run.id, [first])
+    ts = "2026-12-01T21:31:04.856829Z"
+    strange = [
+        json.dumps({"seq": 2, "type": "from_the_future", "run_id": run.id, "ts": ts}),
+        json.dumps({"seq": 3, "type": "content_delta", "run_id": run.id, "ts": ts}),  # no content
+    ]
+    write_raw_events(*store_location, run.id, strange)
+    await store.append_events(run.id, [last])
+    with caplog.at_level("WARNING", logger="agio.store"):
+        assert await store.read_events(run.id) == [first, last]
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 2, skipped
+    assert "unknown type 'from_the_future'" in skipped[0]
+    assert "content_delta.content: Field required" in skipped[1]
 
 
 async def test_nul_characters_do_not_break_writes(store: Store, store_location: object) -> None:
@@ -396,10 +455,10 @@ async def test_nul_characters_do_not_break_writes(store: Store, store_location: 
     assert stored_run is not None
     if isinstance(store_location, tuple) and store_location[0] == "postgres":
         assert stored_run.input == "a\ufffdb \\u0000 \\\ufffd"
-        assert stored_event.data["content"] == "x\ufffdy"
+        assert stored_event.content == "x\ufffdy"
     else:
         assert stored_run.input == run.input
-        assert stored_event.data["content"] == "x\x00y"
+        assert stored_event.content == "x\x00y"
 
 
 # control

@@ -10,8 +10,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input
 
-from agio_core import AgioError, Event, Run
-from agio_core.events import TERMINAL_EVENTS
+from agio_core import (
+    AgioError,
+    Event,
+    Run,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+)
 
 from ..widgets.conversation import Conversation, RunView, UserMessage
 from ..widgets.status import StatusBar
@@ -237,15 +246,16 @@ class ChatScreen(AgioScreen):
         if self.view is not None:
             await self.view.apply(event)
         self.status_bar.apply(event)
-        if event.type == "run_started":
-            self.session_id = str(event.data.get("session_id") or self.session_id)
-            self.run_status = "running"
-        elif event.type == "run_resumed":
-            self.run_status = "running"
-        elif event.type == "run_paused":
-            self.run_status = "paused"
-        elif event.type in TERMINAL_EVENTS:
-            self.run_status = event.type.removeprefix("run_")
+        match event:
+            case RunStarted(session_id=session_id):
+                self.session_id = session_id
+                self.run_status = "running"
+            case RunResumed():
+                self.run_status = "running"
+            case RunPaused():
+                self.run_status = "paused"
+            case RunCompleted() | RunFailed() | RunCancelled():
+                self.run_status = event.type.removeprefix("run_")
 
     # run control feedback (from the app)
 

@@ -9,7 +9,18 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from agio_core import Event
+from agio_core import (
+    ContentDelta,
+    Event,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunPaused,
+    RunResumed,
+    StepStarted,
+    ToolCallCompleted,
+    ToolCallStarted,
+)
 
 from ..format import checkpoint_label, clip, compact_json, duration
 
@@ -116,43 +127,35 @@ class RunView(Vertical):
         return "".join(block.text for block in self.query(AnswerBlock))
 
     async def apply(self, event: Event) -> None:
-        data = event.data
-        match event.type:
-            case "content_delta":
-                await self._write(str(data.get("content", "")))
-            case "step_started":
+        match event:
+            case ContentDelta(content=content):
+                await self._write(content)
+            case StepStarted():
                 await self._end_block()
-            case "tool_call_started":
+            case ToolCallStarted():
                 await self._end_block()
-                call = ToolCallView(str(data.get("name", "")), str(data.get("arguments", "")))
-                self._tools[str(data.get("tool_call_id"))] = call
+                call = ToolCallView(event.name, event.arguments)
+                self._tools[event.tool_call_id] = call
                 await self.mount(call)
-            case "tool_call_completed":
-                if view := self._tools.get(str(data.get("tool_call_id"))):
+            case ToolCallCompleted():
+                if view := self._tools.get(event.tool_call_id):
                     view.complete(
-                        str(data.get("result", "")),
-                        is_error=bool(data.get("is_error")),
-                        duration_ms=int(data.get("duration_ms") or 0),
+                        event.result, is_error=event.is_error, duration_ms=event.duration_ms
                     )
-            case "run_paused":
+            case RunPaused(checkpoint_id=where):
                 await self._end_block()
-                where = data.get("checkpoint_id")
                 at = f" at checkpoint {checkpoint_label(where)}" if where else ""
                 await self._note(f"⏸ Paused{at}. Resume with ctrl+r, cancel with ctrl+x.", "paused")
-            case "run_resumed":
+            case RunResumed():
                 await self._note("▶ Resumed.", "resumed")
-            case "run_cancelled":
+            case RunCancelled(reason=reason):
                 await self._end_block()
-                await self._note(f"■ Cancelled: {data.get('reason') or 'cancelled'}", "cancelled")
-            case "run_failed":
+                await self._note(f"■ Cancelled: {reason or 'cancelled'}", "cancelled")
+            case RunFailed(error=error):
                 await self._end_block()
-                error = data.get("error") or {}
-                await self._note(
-                    f"✗ Failed ({error.get('type')}): {error.get('message')}", "failed"
-                )
-            case "run_completed":
+                await self._note(f"✗ Failed ({error.type}): {error.message}", "failed")
+            case RunCompleted(response=response):
                 await self._end_block()
-                response = str(data.get("response") or "")
                 if response and not self.answer:
                     await self._write(response)  # joined after the stream: show the answer
                     await self._end_block()

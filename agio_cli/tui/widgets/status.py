@@ -8,7 +8,17 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from agio_core import Event, Run
+from agio_core import (
+    Event,
+    Run,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    Usage,
+)
 
 from ..format import duration, model_label, status_text
 
@@ -67,26 +77,24 @@ class StatusBar(Static):
             self.elapsed_ms = self._done_ms = run.metrics.duration_ms
 
     def apply(self, event: Event) -> None:
-        data = event.data
-        match event.type:
-            case "run_started":
+        match event:
+            case RunStarted():
                 self.reset()
                 self._open_segment(event.ts)
-            case "run_resumed":
+            case RunResumed():
                 self._open_segment(event.ts)
-            case "usage":
-                self.tokens += int(data.get("total_tokens") or 0)
-            case "run_paused":
+            case Usage(total_tokens=tokens):
+                self.tokens += tokens or 0  # null: the server did not say
+            case RunPaused():
                 self._close_segment(event.ts)
                 self.status = "paused"
-            case "run_cancelled" | "run_failed":
+            case RunCancelled() | RunFailed():
                 self._close_segment(event.ts)
                 self.status = event.type.removeprefix("run_")
-            case "run_completed":
+            case RunCompleted(metrics=metrics):
                 self._segment_start = None
-                metrics = data.get("metrics") or {}
-                self.tokens = int(metrics.get("total_tokens", self.tokens))
-                self.elapsed_ms = self._done_ms = int(metrics.get("duration_ms", self._done_ms))
+                self.tokens = metrics.total_tokens
+                self.elapsed_ms = self._done_ms = metrics.duration_ms
                 self.status = "completed"
 
     def _open_segment(self, at: datetime) -> None:
