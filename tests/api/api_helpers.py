@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
+from agio_core.events import parse_event
+
 API_KEY = "test-key-0123456789"
 OTHER_KEY = "second-key-abcdef"
 # An offline agent that streams slowly enough to pause, cancel or leave mid-run.
@@ -43,11 +45,13 @@ TERMINAL = {"run_completed", "run_failed", "run_cancelled"}
 
 
 def iter_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
-    """The events of an SSE response, checking that `id:` and `event:` agree with the data."""
+    """The events of an SSE response, checking that `id:` and `event:` agree with the data,
+    and that the data is one flat event of its model (SPEC §2), exactly as serialised."""
     for sse in EventSource(response).iter_sse():
         event: dict[str, Any] = json.loads(sse.data)
         assert sse.id == str(event["seq"])
         assert sse.event == event["type"]
+        assert parse_event(sse.data).model_dump(mode="json") == event
         yield event
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import httpx
 from api_helpers import assert_well_formed, sse_events, stream_events, wait_for_status
 
+from agio_core.events import EVENT_CLASSES, EVENT_TYPES
+
+EVENT_CLASSES_BY_TYPE = {cls.model_fields["type"].default: cls for cls in EVENT_CLASSES}
+
 
 def test_streaming_chat_sends_spec_events_in_order(client: httpx.Client) -> None:
     events = stream_events(
@@ -17,9 +21,9 @@ def test_streaming_chat_sends_spec_events_in_order(client: httpx.Client) -> None
     for expected in ("step_started", "tool_call_started", "tool_call_completed", "usage"):
         assert expected in types
     assert types.index("tool_call_started") < types.index("tool_call_completed")
-    started = events[0]["data"]
+    started = events[0]
     assert started["run_id"] == run_id and started["agent_id"] == "assistant"
-    completed = events[-1]["data"]
+    completed = events[-1]
     assert "84" in completed["response"]
     assert set(completed["metrics"]) == {
         "duration_ms",
@@ -104,3 +108,48 @@ def test_provider_errors_become_run_failed(client: httpx.Client) -> None:
     assert_well_formed(events)
     assert events[-1]["type"] == "run_failed"
     assert set(events[-1]["error"]) == {"type", "message"}
+
+
+def test_sse_data_is_the_flat_event_as_the_seed_clients_read_it(client: httpx.Client) -> None:
+    """`JSON.parse(e.data).content` and `.metrics`: the fields beside the envelope, no `data`."""
+    events = stream_events(
+        client, "POST", "/api/chat", json={"agent_id": "assistant", "message": "What is 12*7?"}
+    )
+    envelope = ["seq", "type", "run_id", "ts"]
+    for event in events:
+        assert list(event)[:4] == envelope and "data" not in event
+        fields = set(EVENT_CLASSES_BY_TYPE[event["type"]].model_fields)
+        assert set(event) == fields, event  # every field of the model, nothing else
+    deltas = [e for e in events if e["type"] == "content_delta"]
+    assert "".join(e["content"] for e in deltas) == "12*7 = 84."
+    assert all(e["step"] == 2 for e in deltas)
+    completed = events[-1]
+    assert completed["type"] == "run_completed" and completed["response"] == "12*7 = 84."
+    assert completed["metrics"]["steps"] == 2 and completed["metrics"]["tool_calls"] == 1
+    usage = next(e for e in events if e["type"] == "usage")
+    assert isinstance(usage["total_tokens"], int)
+    # A join of the finished run at /events serves the same objects, byte for byte.
+    joined = stream_events(client, "GET", f"/api/runs/{completed['run_id']}/events")
+    assert joined == events
+
+
+def test_openapi_documents_the_stream_as_the_event_union(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    union = components["Event"]
+    assert union["discriminator"]["propertyName"] == "type"
+    assert set(union["discriminator"]["mapping"]) == set(EVENT_TYPES)
+    required = components["ContentDelta"]["required"]
+    assert required == ["seq", "type", "run_id", "ts", "content", "step"]
+    assert "metrics" in components["RunCompleted"]["properties"]
+    for path, method in [
+        ("/api/chat", "post"),
+        ("/api/runs/{run_id}/events", "get"),
+        ("/api/checkpoints/{checkpoint_id}/fork", "post"),
+    ]:
+        stream = schema["paths"][path][method]["responses"]["200"]["content"]["text/event-stream"]
+        data = stream["schema"]["properties"]["data"]
+        assert data["contentSchema"] == {"$ref": "#/components/schemas/Event"}, path
+        assert set(stream["schema"]["properties"]["event"]["enum"]) == set(EVENT_TYPES)
+    refs = {ref["$ref"].rsplit("/", 1)[1] for ref in union["oneOf"]}
+    assert refs == {cls.__name__ for cls in EVENT_CLASSES} and refs <= set(components)

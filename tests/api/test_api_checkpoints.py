@@ -139,9 +139,7 @@ def test_a_running_run_cannot_be_rewound_or_checkpointed(client: httpx.Client) -
     try:
         with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
             first = next(
-                e["checkpoint_id"]
-                for e in iter_events(stream)
-                if e["type"] == "checkpoint_created"
+                e["checkpoint_id"] for e in iter_events(stream) if e["type"] == "checkpoint_created"
             )
         rewind = client.post(f"/api/checkpoints/{first}/restore", json={"create_new_run": False})
         assert rewind.status_code == 409

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from agio_core import Agio, Event, Settings
+from agio_core.events import RunCancelled, RunFailed
 from agio_core.testing import (
     FakeOpenAIServer,
     HttpErrorReply,
@@ -44,7 +45,9 @@ async def run_events(agio: Agio, message: str) -> list[Event]:
 
 
 def of_type(events: list[Event], type_: str) -> list[dict[str, Any]]:
-    return [e.data for e in events if e.type == type_]
+    # The event's own fields, as plain data (the envelope left out).
+    envelope = {"seq", "type", "run_id", "ts"}
+    return [e.model_dump(exclude=envelope) for e in events if e.type == type_]
 
 
 async def test_streams_text_and_records_usage(agio: Agio, fake_openai: FakeOpenAIServer) -> None:
@@ -148,10 +151,10 @@ async def test_failures_become_run_failed(
     fake_openai.queue(reply, reply)
     events = await run_events(agio, "hi")
 
-    assert events[-1].type == "run_failed"
-    error = events[-1].error
-    assert error["type"] == error_type
-    assert words in error["message"]
+    failed = events[-1]
+    assert isinstance(failed, RunFailed)
+    assert failed.error.type == error_type
+    assert words in failed.error.message
     run = await agio.get_run(events[0].run_id)
     assert run.status == "failed" and run.error is not None and run.error.type == error_type
     if of_type(events, "content_delta"):
@@ -191,4 +194,4 @@ async def test_cancel_aborts_a_slow_stream(agio: Agio, fake_openai: FakeOpenAISe
     run = await agio.get_run(handle.run_id)
     assert run.status == "cancelled"
     assert run.response is not None and run.response.startswith("w0 w1 w2")
-    assert event.type == "run_cancelled" and event.data == {"reason": "enough"}
+    assert isinstance(event, RunCancelled) and event.reason == "enough"

@@ -84,7 +84,7 @@ async def test_cancel_a_paused_run(agio: Agio) -> None:
     cancelled = await agio.cancel_run(handle.run_id, reason="changed my mind")
     assert cancelled.status == "cancelled"
     events = [e async for e in agio.events(handle.run_id, follow=False)]
-    assert events[-1].type == "run_cancelled" and events[-1].data == {"reason": "changed my mind"}
+    assert events[-1].type == "run_cancelled" and events[-1].reason == "changed my mind"
 
 
 async def test_pause_from_another_process_then_resume_in_a_third(agio: Agio, home: Path) -> None:

@@ -79,8 +79,7 @@ class Acknowledged:
     def see(self, event: dict[str, Any]) -> None:
         self.runs.add(event["run_id"])
         if event["type"] == "checkpoint_created":
-            data = event["data"]
-            self.checkpoints[data["checkpoint_id"]] = (event["run_id"], data["step"])
+            self.checkpoints[event["checkpoint_id"]] = (event["run_id"], event["step"])
         elif event["type"] in TERMINAL:
             self.finished.add(event["run_id"])
 

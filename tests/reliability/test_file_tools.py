@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from agio_core import Agio, Settings
+from agio_core import Agio, Settings, ToolCallCompleted
 from agio_core.testing import FakeOpenAIServer, TextReply, ToolCall, ToolCallsReply
 from agio_core.tools import BUILTIN_TOOLS
 from agio_core.tools.files import WORKSPACE, OutsideWorkspaceError, confine, workspace_of
@@ -70,10 +70,10 @@ async def tool_results(
     handle = await agio.start_chat(agent_id, "look around")
     events = [e async for e in handle.events()]
     assert events[-1].type == "run_completed", events[-1]
-    results = [e.data for e in events if e.type == "tool_call_completed"]
+    results = [e for e in events if isinstance(e, ToolCallCompleted)]
     for event in events:  # nothing from outside reached the events (or the store)
         assert SECRET not in event.to_json()
-    return [(r["result"], r["is_error"]) for r in results]
+    return [(r.result, r.is_error) for r in results]
 
 
 ALLOWED = {

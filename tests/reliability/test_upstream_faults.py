@@ -116,7 +116,7 @@ def check_outcome(fault: Fault, events: list[dict[str, Any]]) -> None:
     end = events[-1]
     if fault.error_type is None:
         assert end["type"] == "run_completed" and end["response"] == fault.words
-        results = [e["data"] for e in events if e["type"] == "tool_call_completed"]
+        results = [e for e in events if e["type"] == "tool_call_completed"]
         assert all(r["is_error"] for r in results)
         for result in results:
             check_readable(result["result"])
