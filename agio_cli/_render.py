@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from agio_core.events import ContentDelta, StepStarted, ToolCallCompleted, ToolCallStarted
-
 from . import _output as out
 
 if TYPE_CHECKING:
@@ -96,6 +94,9 @@ class TextRenderer:
     def event(self, event: Event) -> None:
         if not self.stream:
             return
+        # Here, not at the top: `agio --help` must not import agio_core.
+        from agio_core.events import ContentDelta, StepStarted
+
         match event:
             case StepStarted():
                 if self.printed and not self.printed.endswith("\n\n"):
@@ -165,6 +166,8 @@ class FancyRenderer:
 
     def event(self, event: Event) -> None:
         from rich.text import Text
+
+        from agio_core.events import ContentDelta, StepStarted, ToolCallCompleted, ToolCallStarted
 
         match event:
             case ContentDelta(content=content) if self.stream:

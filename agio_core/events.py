@@ -3,6 +3,8 @@
 Every event is `{seq, type, run_id, ts, ...fields}`: one model per `type`, the fields of that
 type beside the envelope. `Event` is the union of them all, discriminated on `type`, and
 `parse_event` is how every reader (stores, the remote client, tests) turns JSON back into one.
+Match on the classes (`case ContentDelta(content=text):`); `isinstance(x, BaseEvent)` tells
+whether `x` is an event at all (`Event`, a union, cannot be used with `isinstance`).
 
 Events are emitted by the run's owner through its `EventLog` (`agio_core._engine`):
 

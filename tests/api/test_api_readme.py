@@ -38,7 +38,8 @@ def test_readme_example_runs(server: Server, number: int, tmp_path: Path) -> Non
     if number == 0:
         assert output.startswith("completed") and "84" in output
     elif number == 1:
-        assert "20." in output and output.rstrip().endswith("[run_completed]")
+        # The flat fields: `content` of each delta, `metrics` of the end.
+        assert "20." in output and re.search(r"\[run_completed: \d+ tokens\]$", output.rstrip())
     else:
         assert output.split()[0] == "content_delta" and "run_completed" in output
         assert output.rstrip().endswith("cancelled")

@@ -14,10 +14,10 @@ from agio_cli.remote import AuthenticationError, RemoteAgio, RemoteRunHandle, Se
 from agio_core import (
     Agent,
     Agio,
+    BaseEvent,
     Checkpoint,
     CheckpointSummary,
     ConflictError,
-    Event,
     InvalidInputError,
     MessageDiff,
     NotFoundError,
@@ -101,7 +101,7 @@ async def test_chat_and_streaming_handles(remote: RemoteAgio) -> None:
 
     handle = await remote.start_chat("quick", "What is 5*5?")
     events = [event async for event in handle.events()]
-    assert all(isinstance(e, Event) for e in events)
+    assert all(isinstance(e, BaseEvent) for e in events)
     assert events[0].type == "run_started" and events[-1].type == "run_completed"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     finished = await handle.wait()

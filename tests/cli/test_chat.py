@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from agio_core.events import parse_event
+
 from .conftest import Cli
 
 
@@ -27,7 +29,9 @@ def test_json_prints_the_run_record(cli: Cli) -> None:
 def test_events_are_spec_shaped_ndjson(cli: Cli) -> None:
     lines = cli.ok("chat", "--events", "-a", cli.agent("fast"), "What is 12*7?").splitlines()
     events = [json.loads(line) for line in lines]
-    assert all(set(e) == {"seq", "type", "run_id", "ts", "data"} for e in events)
+    # Flat (SPEC §2): the envelope, then the fields of the event's own model.
+    assert all(list(e)[:4] == ["seq", "type", "run_id", "ts"] and "data" not in e for e in events)
+    assert [parse_event(line).to_json() for line in lines] == lines
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     types = [e["type"] for e in events]
     assert types[0] == "run_started" and types[-1] == "run_completed"
