@@ -82,20 +82,23 @@ class StepDiscarded(BaseEvent):
     reason: str
 
 
-class ToolCallStarted(BaseEvent):
-    type: Literal["tool_call_started"] = "tool_call_started"
+class _ToolCallAsked(BaseEvent):
+    """A tool call the model asked for (not an event type itself)."""
+
     tool_call_id: str
     name: str
     arguments: str = Field(description="The arguments as the model wrote them (JSON text).")
     step: int
 
 
-class ToolApprovalRequested(BaseEvent):
+class ToolCallStarted(_ToolCallAsked):
+    type: Literal["tool_call_started"] = "tool_call_started"
+
+
+class ToolApprovalRequested(_ToolCallAsked):
+    """The call waits for a person's decision (its tool's approval policy is `ask`)."""
+
     type: Literal["tool_approval_requested"] = "tool_approval_requested"
-    tool_call_id: str
-    name: str
-    arguments: str
-    step: int
 
 
 class ToolApprovalResolved(BaseEvent):

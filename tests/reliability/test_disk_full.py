@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agio_core import Agio, Settings, StoreError
+from agio_core import Agio, ContentDelta, RunStarted, Settings, StepStarted, StoreError, Usage
 from agio_core._engine import EventLog
 from agio_core.ids import new_run_id
 from agio_core.runs import Run
@@ -230,17 +230,18 @@ async def test_events_that_hit_a_full_disk_are_kept_and_stored_later(full_home: 
     run = Run(id=new_run_id(), agent_id="assistant", session_id="s", input="x")
     await store.create_run(run)
     log = EventLog(run.id, store, last_seq=0)
-    await log.emit("run_started", run_id=run.id)
+    await log.emit(RunStarted(**log.envelope(), agent_id="assistant", session_id="s"))
     await log.flush()
 
     filler = fill_disk(full_home.parent)
-    await log.emit("step_started", step=1)
-    await log.emit("content_delta", content="x" * 8192, step=1)
+    await log.emit(StepStarted(**log.envelope(), step=1))
+    await log.emit(ContentDelta(**log.envelope(), content="x" * 8192, step=1))
     with pytest.raises(StoreError, match="disk full"):
         await log.flush()
     assert [e.seq for e in log.events] == [1, 2, 3]
 
     filler.unlink()
-    await log.emit("usage", prompt_tokens=1, completion_tokens=1, total_tokens=2, step=1)
+    usage = Usage(**log.envelope(), prompt_tokens=1, completion_tokens=1, total_tokens=2, step=1)
+    await log.emit(usage)
     await log.flush()
     assert [e.seq for e in await store.read_events(run.id)] == [1, 2, 3, 4]
