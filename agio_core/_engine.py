@@ -360,7 +360,7 @@ class Runner:
                 if self.pause_requested:
                     # Honoured even now: resuming completes with this stored answer.
                     return await self._pause()
-                return await self._complete(response.content)
+                return await self._complete(response.content, response.finish_reason)
 
     async def _model_step(
         self, provider: Any, model_name: str, tools: list[dict[str, Any]]
@@ -391,10 +391,7 @@ class Runner:
             raise ProviderError("the model stream ended without a response", "stream_error")
         self.messages.append(response.to_message())
         usage = response.usage
-        metrics = self.run.metrics
-        metrics.prompt_tokens += usage.prompt_tokens
-        metrics.completion_tokens += usage.completion_tokens
-        metrics.total_tokens += usage.total_tokens
+        self.run.metrics.add_usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
         await self.log.emit(
             Usage(
                 **self.log.envelope(),
@@ -539,12 +536,13 @@ class Runner:
         else:
             await self._checkpoint(description=description, ending=(status, changes))
 
-    async def _complete(self, content: str) -> None:
-        await self._settle("completed", response=content)
+    async def _complete(self, content: str, finish_reason: str | None = None) -> None:
+        await self._settle("completed", response=content, finish_reason=finish_reason)
         await self.log.emit(
             RunCompleted(
                 **self.log.envelope(),
                 response=content,
+                finish_reason=finish_reason,
                 # A copy: the event must not change with the run's metrics after it.
                 metrics=self.run.metrics.model_copy(),
             )
@@ -575,10 +573,6 @@ class Runner:
         if self._end_recorded:  # e.g. its end event could not be logged: the end stands
             return
         partial = "".join(self.partial) or None
-        key = self.settings.openai_api_key
-        if key and key.get_secret_value() and key.get_secret_value() in message:
-            # Model servers may quote the key they were sent: keep it out of runs and clients.
-            message = message.replace(key.get_secret_value(), "[redacted]")
         error = RunError(type=error_type, message=message)
         try:
             await self._finish("failed", error=error, response=partial)

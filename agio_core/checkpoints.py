@@ -67,14 +67,14 @@ class CheckpointSummary(BaseModel):
     parent_checkpoint_id: str | None
     superseded: bool
     message_count: int
-    total_tokens: int
+    total_tokens: int | None  # None: the model server did not report every count
 
     @classmethod
     def of(cls, record: CheckpointRecord) -> CheckpointSummary:
         return cls(
             **record.model_dump(include=set(cls.model_fields) - {"message_count", "total_tokens"}),
             message_count=record.message_count,
-            total_tokens=int(record.metrics.get("total_tokens", 0)),
+            total_tokens=record.metrics.get("total_tokens", 0),
         )
 
 

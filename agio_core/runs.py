@@ -26,10 +26,23 @@ class RunMetrics(BaseModel):
     duration_ms: int = 0
     steps: int = 0
     tool_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    # `None` once a step's count is unknown (the model server did not report it): a sum
+    # with a missing part is not a count, and 0 would be a made-up one (SPEC §3).
+    prompt_tokens: int | None = 0
+    completion_tokens: int | None = 0
+    total_tokens: int | None = 0
     first_token_ms: int | None = None
+
+    def add_usage(
+        self, prompt_tokens: int | None, completion_tokens: int | None, total_tokens: int | None
+    ) -> None:
+        self.prompt_tokens = _plus(self.prompt_tokens, prompt_tokens)
+        self.completion_tokens = _plus(self.completion_tokens, completion_tokens)
+        self.total_tokens = _plus(self.total_tokens, total_tokens)
+
+
+def _plus(known: int | None, more: int | None) -> int | None:
+    return None if known is None or more is None else known + more
 
 
 class RunError(BaseModel):
@@ -44,6 +57,8 @@ class Run(BaseModel):
     status: RunStatus = "running"
     input: str
     response: str | None = None
+    # Why the model stopped its final answer ("stop", "length" when max_tokens cut it, ...).
+    finish_reason: str | None = None
     error: RunError | None = None
     metrics: RunMetrics = Field(default_factory=RunMetrics)
     parent_run_id: str | None = None

@@ -1,6 +1,6 @@
 """How much streaming through `agio serve` costs, against reading the model server directly.
 
-Starts the fake OpenAI-compatible upstream (`python -m agio_core.testing.fake_openai`, a
+Starts the fake OpenAI-compatible upstream (`tests/fake_openai.py`, a
 2,000-word reply streamed as fast as it can) and an `agio serve` whose agent uses
 `openai/fake-model` with AGIO_OPENAI_BASE_URL pointing at it. The same client (httpx, reading
 SSE lines and decoding each JSON payload) then reads the reply both ways, alternately, a few
@@ -126,7 +126,7 @@ def main() -> None:
         "AGIO_OPENAI_BASE_URL": f"{upstream}/v1",
         "AGIO_OPENAI_API_KEY": "bench",
     }
-    fake = [sys.executable, "-m", "agio_core.testing.fake_openai"]
+    fake = [sys.executable, str(Path(__file__).resolve().parents[1] / "tests" / "fake_openai.py")]
     fake += ["--port", str(upstream_port), "--words", str(args.words)]
     serve = [sys.executable, "-m", "agio_cli", "serve", "--port", str(agio_port)]
 

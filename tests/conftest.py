@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAIServer
 
 from agio_core import Agio, Settings
-from agio_core.testing import FakeOpenAIServer
 
 
 @pytest.fixture

@@ -37,3 +37,11 @@ def test_core_never_imports_ui_libraries() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_shipped_packages_hold_no_test_doubles() -> None:
+    # SPEC §1: test doubles live under tests/, not in what `pip install agio` installs.
+    shipped = [p for package in ("agio_core", "agio_cli") for p in (ROOT / package).rglob("*.py")]
+    doubles = [p for p in shipped if {"testing", "fake_openai.py"} & set(p.parts)]
+    assert not doubles
+    assert not [p for p in shipped if "fake_openai" in p.read_text(encoding="utf-8")]

@@ -14,8 +14,7 @@ from typing import Any
 import openai
 import pytest
 import pytest_asyncio
-
-from agio_core.testing import (
+from fake_openai import (
     FakeOpenAIServer,
     HttpErrorReply,
     MalformedReply,
@@ -25,6 +24,8 @@ from agio_core.testing import (
     ToolCallsReply,
     Usage,
 )
+
+HERE = Path(__file__).resolve().parent
 
 MESSAGES: list[Any] = [{"role": "user", "content": "say hello to the world"}]
 
@@ -362,7 +363,7 @@ async def test_slow_stream_can_be_cancelled(
 def test_cli_serves_word_stream() -> None:
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agio_core.testing.fake_openai", "--port", "0", "--words", "50"],
+        [sys.executable, str(HERE / "fake_openai.py"), "--port", "0", "--words", "50"],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,

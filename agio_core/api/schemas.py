@@ -72,6 +72,9 @@ class ChatRequest(_Request):
 class ChatResponse(BaseModel):
     run_id: str
     response: str | None
+    finish_reason: str | None = Field(
+        default=None, description='Why the model stopped: "stop", "length" (max_tokens), ...'
+    )
     metrics: RunMetrics
     status: RunStatus
 
@@ -91,6 +94,7 @@ class RunOut(BaseModel):
     status: RunStatus
     input: str
     response: str | None = None
+    finish_reason: str | None = None
     error: RunError | None = None
     metrics: RunMetrics
     parent_run_id: str | None = None

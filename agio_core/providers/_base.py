@@ -31,11 +31,16 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    """Token counts as the model server reported them; `None` is a count it did not report
+    (llama.cpp's server, for one, streams none), never to be shown as a made-up 0."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
     @property
-    def total_tokens(self) -> int:
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
         return self.prompt_tokens + self.completion_tokens
 
 
@@ -50,10 +55,15 @@ class ModelResponse:
     content: str
     tool_calls: list[ToolCall]
     usage: Usage
+    # Why the model stopped, as the server said: "stop", "length" (max_tokens), "tool_calls",
+    # "content_filter", ...
+    finish_reason: str | None = None
     kind: Literal["response"] = "response"
 
     def to_message(self) -> Message:
-        message: Message = {"role": "assistant", "content": self.content or None}
+        # `content` is a string even beside tool calls: llama.cpp's server answers 500 to
+        # `null` (and to a missing key), and OpenAI, Ollama and vLLM all accept "".
+        message: Message = {"role": "assistant", "content": self.content}
         if self.tool_calls:
             message["tool_calls"] = [call.to_message_part() for call in self.tool_calls]
         return message

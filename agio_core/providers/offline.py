@@ -61,7 +61,8 @@ class OfflineProvider:
             await asyncio.sleep(0)  # stay cancellable even at full speed
         prompt_tokens = sum(_words(_text_of(m)) for m in request.messages)
         usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=max(_words(content), 1))
-        yield ModelResponse(content=content, tool_calls=calls, usage=usage)
+        finish_reason = "tool_calls" if calls else "stop"
+        yield ModelResponse(content, calls, usage, finish_reason)
 
     def _decide(
         self, messages: list[Message], tool_names: set[str], parallel: bool

@@ -1,9 +1,22 @@
 """`openai/<model>`: any server that speaks OpenAI chat completions (OpenAI, Ollama, vLLM,
 llama.cpp server, LM Studio, OpenRouter) through the official `openai` async client.
 
-Retries with backoff before the first token (honouring `Retry-After` on 429) are the client's
-own (`max_retries`); once text has streamed, a failure is reported, never silently retried,
-because the user has already seen part of the answer.
+Real servers differ from OpenAI (SPEC §9), and each difference is handled here:
+
+- tool-call fragments: joined by index; a new `id` at an index in use starts a new call, and a
+  name or id repeated in every fragment (llama.cpp) is kept once, not appended;
+- assistant messages beside tool calls carry `content: ""`, never `null`;
+- no `usage` in the stream (llama.cpp, older vLLM): the counts are `None`, never a made-up 0;
+- a body with no chunks, or a stream that ends without any `finish_reason` (llama.cpp cuts a
+  stream short when another request arrives): `empty_response` / `incomplete_response`, never
+  an answer;
+- errors: the server's own message on one line, with the key redacted as a whole value.
+
+Retries with backoff before the first token (honouring `Retry-After`) are the client's own
+(`max_retries`), limited to what may succeed when tried again: connection failures, 429 and
+502/503/504. A 500 is not retried unless the server asks (`x-should-retry: true`): servers
+such as llama.cpp's answer a malformed request with 500. Once text has streamed, a failure is
+reported, never silently retried, because the user has already seen part of the answer.
 """
 
 from __future__ import annotations
@@ -17,7 +30,8 @@ import pydantic_core
 
 from ..errors import ProviderError
 from ..settings import Settings
-from ._base import ModelRequest, ModelResponse, StreamPart, TextDelta, ToolCall, Usage
+from ._base import Message, ModelRequest, ModelResponse, StreamPart, TextDelta, ToolCall, Usage
+from ._server_errors import message_in, one_line, redact, server_message
 
 # Parameters passed through to the API; anything else in model_params is agio's own.
 API_PARAMS = frozenset(
@@ -44,6 +58,22 @@ _TRANSPORT_ERRORS: tuple[type[Exception], ...] = tuple(m.TransportError for m in
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 10.0
+# Statuses worth another try: the server is overloaded, restarting or behind a busy proxy.
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class _Client(openai.AsyncOpenAI):
+    """The SDK's client, retrying only what may succeed on retry.
+
+    The SDK also retries 408, 409 and every 5xx; a 500 from llama.cpp's or vLLM's server is a
+    request it cannot handle, and tried again it fails again, three times slower.
+    """
+
+    def _should_retry(self, response: Any) -> bool:
+        asked = response.headers.get("x-should-retry") == "true"
+        if response.status_code not in RETRYABLE_STATUSES and not asked:
+            return False
+        return bool(super()._should_retry(response))
 
 
 class _ToolCallAssembler:
@@ -68,7 +98,10 @@ class _ToolCallAssembler:
         if fragment_id and not current["id"]:
             current["id"] = fragment_id
         function = fragment.get("function") or {}
-        current["name"] += function.get("name") or ""
+        # A name comes whole: OpenAI sends it in the first fragment only, llama.cpp's server
+        # repeats it in every one (with the id). Only the arguments arrive in pieces.
+        if not current["name"]:
+            current["name"] = function.get("name") or ""
         current["arguments"] += function.get("arguments") or ""
 
     def calls(self) -> list[ToolCall]:
@@ -82,26 +115,47 @@ def _provider_error(exc: Exception) -> ProviderError:
     match exc:
         case openai.AuthenticationError():
             return ProviderError(
-                "the model server rejected the API key (401): set AGIO_OPENAI_API_KEY",
+                f"the model server rejected the API key (401): {server_message(exc)}; "
+                "set AGIO_OPENAI_API_KEY",
                 "authentication_error",
             )
         case openai.NotFoundError():
-            return ProviderError(f"model or endpoint not found (404): {_message(exc)}", "not_found")
+            return ProviderError(
+                f"model or endpoint not found (404) at {_where(exc)}: {server_message(exc)}",
+                "not_found",
+            )
         case openai.RateLimitError():
-            return ProviderError(f"rate limited (429) after retries: {_message(exc)}", "rate_limit")
+            return ProviderError(
+                f"rate limited (429) after retries: {server_message(exc)}", "rate_limit"
+            )
         case openai.APITimeoutError() if _timed_out(exc):
             return ProviderError("the model server timed out", "timeout")
         case openai.APIConnectionError():
             return ProviderError(
-                f"cannot reach the model server: {exc.__cause__ or exc}", "connection_error"
+                f"cannot reach the model server at {_where(exc)}: "
+                f"{one_line(str(exc.__cause__ or exc))}",
+                "connection_error",
             )
         case openai.APIStatusError():
             return ProviderError(
-                f"the model server answered {exc.status_code}: {_message(exc)}", "api_error"
+                f"the model server answered {exc.status_code}: {server_message(exc)}",
+                "api_error",
             )
         case openai.APIError():
-            return ProviderError(f"the model stream failed: {_message(exc)}", "stream_error")
-    return ProviderError(f"the model stream failed: {type(exc).__name__}: {exc}", "stream_error")
+            return ProviderError(f"the model stream failed: {server_message(exc)}", "stream_error")
+    return ProviderError(
+        f"the model stream failed: {type(exc).__name__}: {one_line(str(exc))}", "stream_error"
+    )
+
+
+def _where(exc: Exception) -> str:
+    """The URL a failed request went to, without query or credentials."""
+    request = getattr(exc, "request", None)
+    if request is None:
+        return "the configured base URL"
+    url = request.url
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}{url.path}"
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -112,13 +166,23 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError)
 
 
-def _message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-    return str(getattr(exc, "message", exc))
+def _forces_a_tool(tool_choice: Any) -> bool:
+    return tool_choice == "required" or isinstance(tool_choice, dict)
+
+
+def _sendable(messages: list[Message]) -> list[Message]:
+    """The messages as every server accepts them: an assistant message's `content` is a
+    string. Checkpoints written before agio sent "" hold `null` there."""
+    if not any(m.get("role") == "assistant" and m.get("content") is None for m in messages):
+        return messages
+    return [
+        {**m, "content": ""} if m.get("role") == "assistant" and m.get("content") is None else m
+        for m in messages
+    ]
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 async def _sse_payloads(body: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
@@ -169,7 +233,7 @@ class OpenAIProvider:
         max_retries = int(params.get("max_retries", DEFAULT_MAX_RETRIES))
         config = (api_key, base_url, timeout, max_retries)
         if config not in self._clients:
-            self._clients[config] = openai.AsyncOpenAI(
+            self._clients[config] = _Client(
                 api_key=api_key,
                 base_url=base_url,
                 max_retries=max_retries,
@@ -180,34 +244,50 @@ class OpenAIProvider:
             )
         return self._clients[config]
 
+    def _secret(self) -> str | None:
+        key = self.settings.openai_api_key
+        return key.get_secret_value() if key else None
+
+    def _redacted(self, error: ProviderError) -> ProviderError:
+        # Model servers may quote the key they were sent: keep it out of runs and clients.
+        return ProviderError(redact(error.message, self._secret()), error.error_type)
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
         params = request.params
         extra = {k: v for k, v in params.items() if k in API_PARAMS}
         if request.tools:
             extra["tools"] = request.tools
+        answered = bool(request.messages) and request.messages[-1].get("role") == "tool"
+        if answered and _forces_a_tool(extra.get("tool_choice")):
+            # The model has its tool results: a tool it was forced to call is not forced
+            # again, or it would call it for ever (the OpenAI Agents SDK's `reset_tool_choice`).
+            del extra["tool_choice"]
         client = self._client(params)  # before the try: a missing key is not an OpenAIError
         content: list[str] = []
         assembler = _ToolCallAssembler()
         usage = Usage()
+        finish_reason: str | None = None
+        chunks = 0
         # The client sends the request, retries and raises status errors; the chunks are read
         # raw, because building the SDK's typed objects per chunk costs more than all the rest
         # of streaming a token through agio.
         try:
             async with client.chat.completions.with_streaming_response.create(  # type: ignore[call-overload]
                 model=request.model,
-                messages=request.messages,
+                messages=_sendable(request.messages),
                 stream=True,
                 stream_options={"include_usage": True},
                 **extra,
             ) as response:
                 async for chunk in _sse_payloads(response.http_response.aiter_bytes()):
+                    chunks += 1
                     if error := chunk.get("error"):
-                        message = error.get("message") if isinstance(error, dict) else error
+                        message = one_line(message_in(error) or str(error))
                         raise ProviderError(f"the model stream failed: {message}", "stream_error")
                     if reported := chunk.get("usage"):
                         usage = Usage(
-                            reported.get("prompt_tokens") or 0,
-                            reported.get("completion_tokens") or 0,
+                            _count(reported.get("prompt_tokens")),
+                            _count(reported.get("completion_tokens")),
                         )
                     for choice in chunk.get("choices") or ():
                         delta = choice.get("delta") or {}
@@ -216,11 +296,17 @@ class OpenAIProvider:
                             yield TextDelta(text)
                         for fragment in delta.get("tool_calls") or ():
                             assembler.add(fragment)
+                        finish_reason = choice.get("finish_reason") or finish_reason
+        except ProviderError as exc:
+            raise self._redacted(exc) from exc
         except openai.OpenAIError as exc:
-            raise _provider_error(exc) from exc
+            raise self._redacted(_provider_error(exc)) from exc
         except (ValueError, AttributeError, TypeError) as exc:  # not JSON, or not chunk-shaped
-            raise ProviderError(
-                f"the model server sent a malformed chunk: {exc}", "stream_error"
+            raise self._redacted(
+                ProviderError(
+                    f"the model server sent a malformed chunk: {one_line(str(exc))}",
+                    "stream_error",
+                )
             ) from exc
         except _TRANSPORT_ERRORS as exc:
             if _timed_out(exc):  # the server went silent mid-stream
@@ -228,8 +314,38 @@ class OpenAIProvider:
                 raise ProviderError(
                     f"the model server timed out (nothing received for {waited:g} s)", "timeout"
                 ) from exc
-            raise ProviderError(
-                f"the model server closed the stream early: {type(exc).__name__}: {exc}",
-                "connection_error",
+            raise self._redacted(
+                ProviderError(
+                    "the model server closed the stream early: "
+                    f"{type(exc).__name__}: {one_line(str(exc))}",
+                    "connection_error",
+                )
             ) from exc
-        yield ModelResponse(content="".join(content), tool_calls=assembler.calls(), usage=usage)
+        text, calls = "".join(content), assembler.calls()
+        _check_complete(chunks, finish_reason, text, calls)
+        yield ModelResponse(text, calls, usage, finish_reason)
+
+
+def _check_complete(
+    chunks: int, finish_reason: str | None, text: str, calls: list[ToolCall]
+) -> None:
+    """Raise if the stream is not a whole answer: a cut-off or empty answer must never be
+    stored as the run's response (SPEC §9). What streamed is kept by the engine."""
+    if chunks == 0:
+        raise ProviderError(
+            "the model server answered with an empty body (no answer and no error); "
+            "llama.cpp's server does this when the prompt exceeds its context or for a "
+            'streamed tool_choice "auto"',
+            "empty_response",
+        )
+    if finish_reason is None:
+        raise ProviderError(
+            f"the model server ended the stream without a finish_reason after {len(text)} "
+            "characters: the answer is incomplete (llama.cpp's server cuts a stream short "
+            "when another request arrives)",
+            "incomplete_response",
+        )
+    if not text and not calls:
+        raise ProviderError(
+            f"the model answered nothing (finish_reason {finish_reason!r})", "empty_response"
+        )

@@ -9,10 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from agio_core import Agio, Event, Settings
-from agio_core.events import RunCancelled, RunFailed
-from agio_core.testing import (
+from fake_openai import (
     FakeOpenAIServer,
     HttpErrorReply,
     MalformedReply,
@@ -22,6 +19,9 @@ from agio_core.testing import (
     ToolCallsReply,
     Usage,
 )
+
+from agio_core import Agio, Event, Settings
+from agio_core.events import RunCancelled, RunFailed
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_openai import FakeOpenAIServer, HttpErrorReply, TextReply
 
 from agio_core.api import auth
-from agio_core.testing import FakeOpenAIServer, HttpErrorReply, TextReply
 
 from .conftest import ServerFactory
 from .support import ServerProcess, no_traceback

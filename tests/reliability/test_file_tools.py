@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai import FakeOpenAIServer, TextReply, ToolCall, ToolCallsReply
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from agio_core import Agio, Settings, ToolCallCompleted
-from agio_core.testing import FakeOpenAIServer, TextReply, ToolCall, ToolCallsReply
 from agio_core.tools import BUILTIN_TOOLS
 from agio_core.tools.files import WORKSPACE, OutsideWorkspaceError, confine, workspace_of
 

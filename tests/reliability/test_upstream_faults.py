@@ -16,11 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_sse import connect_sse
-from pydantic import SecretStr
-
-from agio_core import Agio, Event, Settings
-from agio_core.testing import (
+from fake_openai import (
     FakeOpenAIServer,
     HttpErrorReply,
     MalformedReply,
@@ -30,6 +26,10 @@ from agio_core.testing import (
     ToolCall,
     ToolCallsReply,
 )
+from httpx_sse import connect_sse
+from pydantic import SecretStr
+
+from agio_core import Agio, Event, Settings
 
 from .conftest import ServerFactory
 from .support import ServerProcess, no_traceback
@@ -57,8 +57,9 @@ class Fault:
 SERVER_ERROR = HttpErrorReply.server_error()
 RATE_LIMITED = HttpErrorReply.rate_limit(0.2)
 FAULTS: dict[str, Fault] = {
-    "500-then-ok": Fault((SERVER_ERROR, TextReply(("fine",))), None, "fine", 2),
-    "500-storm": Fault((SERVER_ERROR,) * 2, "api_error", "answered 500", 2),
+    # A 500 is a request the server cannot handle (llama.cpp, vLLM): not retried.
+    "500": Fault((SERVER_ERROR,), "api_error", "answered 500", 1),
+    "502-then-ok": Fault((HttpErrorReply.server_error(502), TextReply(("fine",))), None, "fine", 2),
     "503-storm": Fault((HttpErrorReply.server_error(503),) * 2, "api_error", "answered 503", 2),
     "429-then-ok": Fault((RATE_LIMITED, TextReply(("waited",))), None, "waited", 2),
     "429-storm": Fault(

@@ -14,7 +14,7 @@ Scripts are consumed one per ``POST /v1/chat/completions`` request, FIFO. When t
 queue is empty, ``server.default`` (a short ``"ok"`` text reply) is served, so
 unexpected requests are visible instead of hanging.
 
-Run ``python -m agio_core.testing.fake_openai --port 8765 --words 2000`` to serve a
+Run ``python tests/fake_openai.py --port 8765 --words 2000`` to serve a
 fast N-word text stream to every request (for throughput benchmarks).
 """
 
@@ -40,6 +40,7 @@ from typing import Any, Literal, TypeAlias
 import uvicorn
 
 __all__ = [
+    "EmptyReply",
     "FakeOpenAIServer",
     "HttpErrorReply",
     "MalformedReply",
@@ -58,6 +59,11 @@ _Send: TypeAlias = Callable[[_ASGIMessage], Awaitable[None]]
 
 _FINGERPRINT = "fp_fake"
 _SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
+_VALIDATION_MESSAGE = (
+    "1 validation error for ChatCompletionRequestAssistantMessage\n"
+    "content\n"
+    "  Input should be a valid string [type=string_type, input_value=None, input_type=NoneType]"
+)
 
 
 # --------------------------------------------------------------------------- scripts
@@ -88,13 +94,17 @@ class TextReply:
 
     The first content chunk also carries ``role: "assistant"``. ``delay`` seconds are
     slept before every content chunk (headers are sent first), for slow-stream and
-    cancellation tests. ``usage=None`` computes deterministic word-count usage.
+    cancellation tests. ``usage=None`` computes deterministic word-count usage;
+    ``report_usage=False`` sends none even when asked (llama.cpp's server ignores
+    ``stream_options``). ``finish_reason=None`` ends the stream with ``[DONE]`` but no
+    finish chunk, as llama.cpp's server does when another request interrupts it.
     """
 
     chunks: Sequence[str] = ("ok",)
     delay: float = 0.0
-    finish_reason: str = "stop"
+    finish_reason: str | None = "stop"
     usage: Usage | None = None
+    report_usage: bool = True
     model: str | None = None  # None: echo the request's model
 
     @classmethod
@@ -131,16 +141,20 @@ class ToolCallsReply:
     ``index`` and ``arg_chunk_size``-character slices of the arguments (split mid-JSON).
     Calls use index 0, 1, ... unless ``reuse_index`` is set, in which case every call
     uses index 0 and a new call is recognisable only by its new ``id`` (older
-    vLLM/Ollama behaviour). Optional ``content`` chunks are streamed before the calls.
+    vLLM/Ollama behaviour). With ``repeat_head`` every fragment carries the call's
+    ``id``, ``type`` and whole ``name`` again (llama.cpp's server). Optional ``content``
+    chunks are streamed before the calls.
     """
 
     calls: Sequence[ToolCall]
     content: Sequence[str] = ()
     arg_chunk_size: int = 7
     reuse_index: bool = False
+    repeat_head: bool = False
     delay: float = 0.0
-    finish_reason: str = "tool_calls"
+    finish_reason: str | None = "tool_calls"
     usage: Usage | None = None
+    report_usage: bool = True
     model: str | None = None
 
     def __post_init__(self) -> None:
@@ -150,7 +164,8 @@ class ToolCallsReply:
 
 @dataclass(frozen=True)
 class HttpErrorReply:
-    """An HTTP error in the OpenAI format: ``{"error": {message, type, param, code}}``."""
+    """An HTTP error in the OpenAI format: ``{"error": {message, type, param, code}}``,
+    or exactly ``body`` when given (e.g. FastAPI's ``{"detail": "Not Found"}``)."""
 
     status: int
     message: str
@@ -158,6 +173,7 @@ class HttpErrorReply:
     code: str | None = None
     param: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
 
     @classmethod
     def rate_limit(cls, retry_after: float = 1.0) -> HttpErrorReply:
@@ -195,7 +211,20 @@ class HttpErrorReply:
     def server_error(cls, status: int = 500) -> HttpErrorReply:
         return cls(status, _SERVER_ERROR_MESSAGE, type="server_error")
 
-    def error_body(self) -> dict[str, Any]:
+    @classmethod
+    def validation_500(cls) -> HttpErrorReply:
+        """How llama.cpp's server answers a request it cannot handle: 500, and the Python
+        exception's text, over several lines, as the message."""
+        return cls(500, _VALIDATION_MESSAGE, type="internal_server_error")
+
+    @classmethod
+    def detail(cls, status: int, detail: str) -> HttpErrorReply:
+        """A FastAPI-style error (llama.cpp's and vLLM's servers): ``{"detail": ...}``."""
+        return cls(status, detail, body={"detail": detail})
+
+    def error_body(self) -> Any:
+        if self.body is not None:
+            return self.body
         return _error_body(self.message, self.type, self.code, self.param)
 
 
@@ -229,7 +258,15 @@ class MalformedReply:
     model: str | None = None
 
 
-Script: TypeAlias = TextReply | ToolCallsReply | HttpErrorReply | StreamErrorReply | MalformedReply
+@dataclass(frozen=True)
+class EmptyReply:
+    """``200`` with an empty body: what llama.cpp's server answers to a streamed
+    ``tool_choice: "auto"`` request and to a prompt longer than its context."""
+
+
+Script: TypeAlias = (
+    TextReply | ToolCallsReply | HttpErrorReply | StreamErrorReply | MalformedReply | EmptyReply
+)
 
 
 @dataclass(frozen=True)
@@ -294,6 +331,24 @@ def _completion_tokens(script: Script) -> int:
         args = sum(len(c.arguments_json.split()) + 1 for c in script.calls)
         return _count_words("".join(script.content)) + args
     return 0
+
+
+def _fragment(index: int, call_id: str, name: str, arguments: str, *, whole: bool) -> Any:
+    """One streamed tool-call fragment: the whole head (id, type, name) or just arguments."""
+    if not whole:
+        return {"index": index, "function": {"arguments": arguments}}
+    function = {"name": name, "arguments": arguments}
+    return {"index": index, "id": call_id, "type": "function", "function": function}
+
+
+def _null_assistant_content(body: Mapping[str, Any]) -> str | None:
+    """llama.cpp's complaint about an assistant message whose ``content`` is null or
+    missing (OpenAI accepts both; llama.cpp's server answers 500), or None if all are fine."""
+    for i, message in enumerate(body.get("messages") or ()):
+        assistant = isinstance(message, Mapping) and message.get("role") == "assistant"
+        if assistant and message.get("content") is None:
+            return _VALIDATION_MESSAGE.replace("content", f"messages.{i}.content", 1)
+    return None
 
 
 class _AbortConnection(Exception):
@@ -441,8 +496,13 @@ class _App:
             include_usage=stream and bool(stream_options.get("include_usage")),
             prompt_tokens=_prompt_tokens(body),
         )
-        if isinstance(script, HttpErrorReply):
+        if self._server.reject_null_content and (bad := _null_assistant_content(body)):
+            await out.json(500, _error_body(bad, "internal_server_error", None, None))
+        elif isinstance(script, HttpErrorReply):
             await out.json(script.status, script.error_body(), script.headers)
+        elif isinstance(script, EmptyReply):
+            await out.start_stream(b"text/event-stream" if stream else b"application/json")
+            await out.end()
         elif stream:
             await self._stream(script, ctx, out)
         else:
@@ -496,8 +556,9 @@ class _App:
                     "finish_reason": script.finish_reason,
                 }
             ],
-            "usage": self._usage(script, ctx).to_dict(),
         }
+        if script.report_usage:
+            payload["usage"] = self._usage(script, ctx).to_dict()
         await out.json(200, payload)
 
     # ----------------------------------------------------------------- streaming
@@ -526,9 +587,10 @@ class _App:
             await out.event(self._chunk(ctx, delta))
         return True
 
-    async def _finish(self, script: Script, finish: str, ctx: _Ctx, out: _Responder) -> None:
-        await out.event(self._chunk(ctx, {}, finish))
-        if ctx.include_usage:
+    async def _finish(self, script: Script, finish: str | None, ctx: _Ctx, out: _Responder) -> None:
+        if finish is not None:
+            await out.event(self._chunk(ctx, {}, finish))
+        if ctx.include_usage and getattr(script, "report_usage", True):
             usage_chunk = {
                 "id": ctx.completion_id,
                 "object": "chat.completion.chunk",
@@ -556,18 +618,13 @@ class _App:
             role_sent = bool(script.content)
             for i, call in enumerate(script.calls):
                 index = 0 if script.reuse_index else i
-                head = {
-                    "index": index,
-                    "id": call.id or f"call_{ctx.seq}_{i}",
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": ""},
-                }
-                delta: dict[str, Any] = {"tool_calls": [head]}
+                head = (index, call.id or f"call_{ctx.seq}_{i}", call.name)
+                delta: dict[str, Any] = {"tool_calls": [_fragment(*head, "", whole=True)]}
                 if not role_sent:
-                    delta = {"role": "assistant", "content": None, "tool_calls": [head]}
+                    delta = {"role": "assistant", "content": None, **delta}
                     role_sent = True
                 frames = [delta] + [
-                    {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+                    {"tool_calls": [_fragment(*head, piece, whole=script.repeat_head)]}
                     for piece in _slices(call.arguments_json, script.arg_chunk_size)
                 ]
                 for frame in frames:
@@ -633,6 +690,8 @@ class FakeOpenAIServer:
         self.port = port
         self.default: Script = default if default is not None else TextReply(("ok",))
         self.models: list[str] = list(models)
+        # Answer 500 to an assistant message with `content: null`, as llama.cpp's server does.
+        self.reject_null_content = False
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._scripts: deque[Script] = deque()
@@ -754,6 +813,7 @@ class FakeOpenAIServer:
             self._scripts.clear()
             self._requests.clear()
             self._seq = itertools.count(1)
+            self.reject_null_content = False
 
     # ----------------------------------------------------------------- app hooks
 
@@ -785,7 +845,7 @@ def _words(n: int) -> Iterator[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m agio_core.testing.fake_openai",
+        prog="python tests/fake_openai.py",
         description="Serve a fake OpenAI endpoint streaming N words per chat request.",
     )
     parser.add_argument("--host", default="127.0.0.1")
