@@ -14,6 +14,8 @@ import json
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from . import _output as out
+from ._errors import say
+from ._wording import finish_note, tokens
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -114,6 +116,8 @@ class TextRenderer:
         if run.response and not self.step_text and run.status == "completed":
             self._print(run.response)
         self._end_line()
+        if run.status == "completed" and (note := finish_note(run.finish_reason)):
+            say(note)  # stderr: stdout is the answer alone
 
     def _end_line(self) -> None:
         if self.printed and not self.printed.endswith("\n"):
@@ -207,12 +211,14 @@ class FancyRenderer:
             self.console.print(Markdown(answer))
         elif answer:
             self.console.print(Text(answer))
+        if run.status == "completed" and (note := finish_note(run.finish_reason)):
+            self.console.print(Text(f"⚠ {note}", style="yellow"))
         metrics = run.metrics
         footer = " · ".join(
             [
                 run.id,
                 model_label(model),
-                f"{metrics.total_tokens} tokens",
+                tokens(metrics.total_tokens),
                 f"{metrics.duration_ms / 1000:.1f} s",
             ]
         )

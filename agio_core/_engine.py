@@ -360,13 +360,14 @@ class Runner:
                 if self.pause_requested:
                     # Honoured even now: resuming completes with this stored answer.
                     return await self._pause()
-                return await self._complete(response.content, response.finish_reason)
+                return await self._complete(response.content)
 
     async def _model_step(
         self, provider: Any, model_name: str, tools: list[dict[str, Any]]
     ) -> ModelResponse:
         self.step += 1
         self.run.metrics.steps += 1
+        self.run.finish_reason = None  # a step that fails has no finish reason
         self.partial = []
         await self.log.emit(StepStarted(**self.log.envelope(), step=self.step))
         request = ModelRequest(
@@ -390,6 +391,9 @@ class Runner:
         if response is None:
             raise ProviderError("the model stream ended without a response", "stream_error")
         self.messages.append(response.to_message())
+        # Kept on the run, so a run paused or interrupted after its answer still says, once
+        # completed, why that answer ended.
+        self.run.finish_reason = response.finish_reason
         usage = response.usage
         self.run.metrics.add_usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
         await self.log.emit(
@@ -536,13 +540,13 @@ class Runner:
         else:
             await self._checkpoint(description=description, ending=(status, changes))
 
-    async def _complete(self, content: str, finish_reason: str | None = None) -> None:
-        await self._settle("completed", response=content, finish_reason=finish_reason)
+    async def _complete(self, content: str) -> None:
+        await self._settle("completed", response=content)
         await self.log.emit(
             RunCompleted(
                 **self.log.envelope(),
                 response=content,
-                finish_reason=finish_reason,
+                finish_reason=self.run.finish_reason,
                 # A copy: the event must not change with the run's metrics after it.
                 metrics=self.run.metrics.model_copy(),
             )

@@ -13,6 +13,7 @@ from .._errors import fail, say
 from .._options import AS_JSON, RUN_ID
 from .._render import Style
 from .._stream import choose_style, exit_unless_completed, show_run
+from .._wording import count
 from .runs import last_seq
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def list_checkpoints(
                 s.kind + (" (superseded)" if s.superseded else ""),
                 out.when(s.created_at),
                 str(s.message_count),
-                str(s.total_tokens),
+                count(s.total_tokens),
                 out.one_line(s.description, 50),
             ]
             for s in summaries
@@ -108,7 +109,7 @@ def show(
             ("tags", ", ".join(checkpoint.tags) or None),
             ("parent", checkpoint.parent_checkpoint_id),
             ("messages", checkpoint.message_count),
-            ("tokens", checkpoint.total_tokens),
+            ("tokens", count(checkpoint.total_tokens)),
             ("model", checkpoint.agent.model),
             ("model params", json.dumps(checkpoint.agent.model_params) or None),
         ]

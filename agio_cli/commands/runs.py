@@ -12,9 +12,11 @@ from .._connection import call
 from .._errors import EXIT_FAILED, error, say
 from .._options import AS_JSON, RUN_ID
 from .._stream import choose_style, exit_unless_completed, show_run
+from .._wording import count, tokens
 
 if TYPE_CHECKING:
     from agio_core import Agio, Run
+    from agio_core.runs import RunMetrics
 
 app = typer.Typer(
     help="List and inspect runs; pause, resume or cancel them from any terminal.",
@@ -86,7 +88,7 @@ def list_runs(
                 r.status,
                 r.agent_id,
                 out.when(r.created_at),
-                str(r.metrics.total_tokens),
+                count(r.metrics.total_tokens),
                 out.one_line(r.input, 50),
             ]
             for r in page.items
@@ -94,6 +96,12 @@ def list_runs(
     )
     if out.fancy() and page.total > offset + len(page.items):
         say(f"showing {len(page.items)} of {page.total}; see --limit and --offset")
+
+
+def _tokens(metrics: RunMetrics) -> str:
+    if metrics.total_tokens is None:
+        return f"{tokens(None)} (the model server did not report them)"
+    return f"{tokens(metrics.total_tokens)} ({count(metrics.prompt_tokens)} prompt)"
 
 
 def print_run(run: Run) -> None:
@@ -110,10 +118,11 @@ def print_run(run: Run) -> None:
             ("finished", out.when(run.finished_at)),
             ("steps", metrics.steps),
             ("tool calls", metrics.tool_calls),
-            ("tokens", f"{metrics.total_tokens} ({metrics.prompt_tokens} prompt)"),
+            ("tokens", _tokens(metrics)),
             ("duration", f"{metrics.duration_ms / 1000:.2f} s"),
             ("checkpoints", run.checkpoint_count),
             ("last checkpoint", run.last_checkpoint_id),
+            ("finish reason", run.finish_reason),
             ("error", f"{run.error.type}: {run.error.message}" if run.error else None),
             ("input", run.input),
             ("response", run.response),

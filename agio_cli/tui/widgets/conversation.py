@@ -22,6 +22,7 @@ from agio_core import (
     ToolCallStarted,
 )
 
+from ..._wording import finish_note
 from ..format import checkpoint_label, clip, compact_json, duration
 
 
@@ -154,11 +155,13 @@ class RunView(Vertical):
             case RunFailed(error=error):
                 await self._end_block()
                 await self._note(f"✗ Failed ({error.type}): {error.message}", "failed")
-            case RunCompleted(response=response):
+            case RunCompleted(response=response, finish_reason=finish_reason):
                 await self._end_block()
                 if response and not self.answer:
                     await self._write(response)  # joined after the stream: show the answer
                     await self._end_block()
+                if note := finish_note(finish_reason):
+                    await self._note(f"⚠ {note}", "cut")
 
     async def _write(self, fragment: str) -> None:
         if self._block is None:

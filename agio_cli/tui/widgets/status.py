@@ -29,7 +29,7 @@ class StatusBar(Static):
     agent_id: reactive[str] = reactive("")
     model: reactive[str] = reactive("")
     status: reactive[str | None] = reactive(None)
-    tokens: reactive[int] = reactive(0)
+    tokens: reactive[int | None] = reactive(0)  # None: the model server did not report them
     elapsed_ms: reactive[int | None] = reactive(None)
     queued: reactive[int] = reactive(0)
 
@@ -53,7 +53,7 @@ class StatusBar(Static):
             status_text(self.status),
             SEPARATOR,
             ("tokens ", "dim"),
-            str(self.tokens),
+            "unknown" if self.tokens is None else str(self.tokens),
             SEPARATOR,
             ("time ", "dim"),
             duration(self.elapsed_ms),
@@ -83,8 +83,9 @@ class StatusBar(Static):
                 self._open_segment(event.ts)
             case RunResumed():
                 self._open_segment(event.ts)
-            case Usage(total_tokens=tokens):
-                self.tokens += tokens or 0  # null: the server did not say
+            case Usage(total_tokens=total):
+                # None: the server did not report it, so the run's sum is unknown too.
+                self.tokens = None if total is None or self.tokens is None else self.tokens + total
             case RunPaused():
                 self._close_segment(event.ts)
                 self.status = "paused"

@@ -8,6 +8,7 @@ from textual.widgets.option_list import Option
 
 from agio_core import CheckpointSummary
 
+from ..._wording import count
 from ..format import checkpoint_label, clip
 
 
@@ -41,7 +42,7 @@ class CheckpointTimeline(OptionList):
             (f"{rail}● ", "cyan"),
             (checkpoint_label(checkpoint.id), "bold"),
             f" step {checkpoint.step} {checkpoint.kind:<6}"
-            f"{checkpoint.message_count:>3} msgs {checkpoint.total_tokens:>4} tok",
+            f"{checkpoint.message_count:>3} msgs {count(checkpoint.total_tokens):>4} tok",
             style=style,
         )
         if checkpoint.description:
