@@ -26,6 +26,7 @@ from agio_core.events import RunCancelled, RunFailed
 
 @pytest.fixture
 async def agio(home: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Agio]:
+    fake_openai.reject_null_content = True  # as llama.cpp's server does
     settings = Settings(home=home, openai_base_url=fake_openai.base_url, openai_api_key="sk-test")
     async with Agio(settings) as facade:
         await facade.create_agent(
