@@ -356,7 +356,7 @@ async def test_a_multi_line_error_mid_stream_is_one_line(
         ("a+b (a+b)", "a+b", "[redacted] ([redacted])"),  # regex characters in a key
         ("ключ=ключ2 ключи", "ключ", "[redacted]=ключ2 ключи"),  # non-ASCII words are words
         ("nothing to see", "", "nothing to see"),
-        ("key\ud800x x", "x", "key\ud800x [redacted]"),  # a lone surrogate does not break it
+        ("key\ud800x", "x", "key\ud800[redacted]"),  # a lone surrogate delimits, no crash
     ],
 )
 def test_redact_replaces_whole_values_only(text: str, secret: str, expected: str) -> None:
