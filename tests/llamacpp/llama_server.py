@@ -53,14 +53,16 @@ REQUIRED = os.environ.get("AGIO_TEST_REQUIRE_LLAMACPP") == "1"
 
 
 def missing() -> str | None:
-    for module, package in (("llama_cpp", "llama-cpp-python"), ("gguf", "gguf")):
-        if importlib.util.find_spec(module) is None:
-            return (
-                f"{package} is not installed: .ci/run builds llama-cpp-python[server] 0.3.36 "
-                "from source into /root/.cache/agio-ci/wheels and installs it with gguf"
-            )
-    if importlib.util.find_spec("sse_starlette") is None:
+    """Why the server cannot be run here, or None."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return (
+            "llama-cpp-python is not installed: .ci/run builds llama-cpp-python[server] 0.3.36 "
+            "from source into /root/.cache/agio-ci/wheels and installs it from there"
+        )
+    if importlib.util.find_spec("starlette_context") is None:
         return "llama-cpp-python is installed without its [server] extra"
+    if importlib.util.find_spec("gguf") is None:
+        return "gguf is not installed (it comes with: pip install -e '.[test]')"
     return None
 
 
