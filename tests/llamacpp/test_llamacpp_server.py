@@ -276,6 +276,11 @@ async def test_a_prompt_longer_than_the_context_is_an_empty_response(agio: Agio)
     assert record.status == "failed" and record.response is None
 
 
+def test_the_cli_fails_an_empty_response(cli_env: dict[str, str]) -> None:
+    line = run_failure(agio_cli(cli_env, "chat", "-a", "greeter", "hello " * 1000))
+    assert "failed: empty_response: the model server answered with an empty body" in line
+
+
 async def test_a_streamed_auto_tool_choice_is_an_empty_response(agio: Agio) -> None:
     # llama-cpp-python: "Automatic streaming tool choice is not supported", after the 200.
     events = await events_of(agio, "auto")
