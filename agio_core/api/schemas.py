@@ -72,9 +72,6 @@ class ChatRequest(_Request):
 class ChatResponse(BaseModel):
     run_id: str
     response: str | None
-    finish_reason: str | None = Field(
-        default=None, description='Why the model stopped: "stop", "length" (max_tokens), ...'
-    )
     metrics: RunMetrics
     status: RunStatus
 

@@ -27,9 +27,5 @@ async def chat(agio: AgioDep, body: ChatRequest) -> ChatResponse | Response:
         return event_stream(agio, handle.run_id, on_disconnect=body.on_disconnect)
     run = await agio.chat(body.agent_id, body.message, session_id=body.session_id)
     return ChatResponse(
-        run_id=run.id,
-        response=run.response,
-        finish_reason=run.finish_reason,
-        metrics=run.metrics,
-        status=run.status,
+        run_id=run.id, response=run.response, metrics=run.metrics, status=run.status
     )
