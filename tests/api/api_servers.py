@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,18 +61,35 @@ def start_server(
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=log, stderr=log)
     server = Server(f"http://127.0.0.1:{port}", process, log_path, Path(env["AGIO_HOME"]))
-    deadline = time.monotonic() + 30
+    try:
+        wait_until_serving(process, f"{server.url}/api/health", name, server.log)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes],
+    url: str,
+    name: str,
+    log: Callable[[], str],
+    *,
+    timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Until `url` answers 200; the test fails, with the server's log, if it exits first."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"{name} exited with {process.returncode}:\n{server.log()}")
+            pytest.fail(f"{name} exited with {process.returncode}:\n{log()}")
         try:
-            if httpx.get(f"{server.url}/api/health", timeout=1).status_code == 200:
-                return server
+            if httpx.get(url, headers=headers, timeout=1).status_code == 200:
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    server.stop()
-    pytest.fail(f"{name} did not come up:\n{server.log()}")
+    pytest.fail(f"{name} did not come up in {timeout:g} s:\n{log()}")
 
 
 def agio_serve(

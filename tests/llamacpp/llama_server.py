@@ -22,13 +22,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
+from api.api_servers import wait_until_serving
+
+from agio_core import Event, RunHandle
 
 KEY = "x"  # the short dummy key people give local servers (and redaction must not mangle)
 GREETING = "Hello from llama.cpp!"
@@ -136,19 +137,42 @@ def start_llama_server(workdir: Path, models: list[dict[str, Any]]) -> LlamaServ
             stderr=subprocess.STDOUT,
         )
     server = LlamaServer(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
     headers = {"Authorization": f"Bearer {KEY}"}
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.base_url}/models", headers=headers, timeout=2).is_success:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    pytest.fail(f"llama_cpp.server did not come up in {STARTUP_TIMEOUT_S} s:\n{server.log()}")
+    try:
+        wait_until_serving(
+            process,
+            f"{server.base_url}/models",
+            "llama_cpp.server",
+            server.log,
+            timeout=STARTUP_TIMEOUT_S,
+            headers=headers,
+        )
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def flat(event: Event) -> dict[str, Any]:
+    """An event as one flat dict: its fields beside the envelope, as on the wire."""
+    document: dict[str, Any] = json.loads(event.to_json())
+    document.update(document.pop("data", None) or {})
+    return document
+
+
+async def follow(
+    handle: RunHandle, *, at_delta: int = 0, then: Callable[[], Awaitable[Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The run's events until it stops; `then()` is awaited at its `at_delta`-th text delta."""
+    events: list[dict[str, Any]] = []
+    deltas = 0
+    async for event in handle.events():
+        events.append(flat(event))
+        if event.type == "content_delta":
+            deltas += 1
+            if deltas == at_delta and then is not None:
+                await then()
+    return events
 
 
 def server_models(models: dict[str, Path]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from llama_server import KEY, LlamaServer, server_models, start_llama_server
+from llama_server import KEY, LlamaServer, follow, server_models, start_llama_server
 
 from agio_core import Agio, Settings
 
@@ -26,15 +26,13 @@ async def test_the_server_killed_mid_stream(home: Path, doomed: LlamaServer) -> 
         await agio.create_agent(
             {"id": "ticker", "model": "openai/ticker", "model_params": {"max_retries": 0}}
         )
+
+        async def kill() -> None:
+            doomed.process.send_signal(signal.SIGKILL)
+
         handle = await agio.start_chat("ticker", "tick")
-        deltas = 0
-        async for event in handle.events():
-            if event.type == "content_delta":
-                deltas += 1
-                if deltas == 5:
-                    doomed.process.send_signal(signal.SIGKILL)
-            last = event
-        assert last.type == "run_failed"
+        events = await follow(handle, at_delta=5, then=kill)
+        assert events[-1]["type"] == "run_failed"
         record = await agio.get_run(handle.run_id)
         assert record.status == "failed" and record.error is not None
         assert record.error.type == "connection_error", record.error

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import connect_sse
-from llama_server import CALCULATOR_ARGUMENTS, GREETING, KEY, LlamaServer, free_port
+from llama_server import CALCULATOR_ARGUMENTS, GREETING, KEY, LlamaServer, follow, free_port
 
-from agio_core import Agio, Event, Settings
+from agio_core import Agio, Settings
 
 FORCE_CALCULATOR = {"type": "function", "function": {"name": "calculator"}}
 AGENTS: list[dict[str, Any]] = [
@@ -44,12 +44,6 @@ AGENTS: list[dict[str, Any]] = [
     # A typo in an agent file: llama.cpp's server answers 500, with a multi-line message.
     {"id": "typo", "model": "openai/greeter", "model_params": {"max_tokens": "x"}},
 ]
-
-
-def flat(event: Event) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(event.to_json())
-    document.update(document.pop("data", None) or {})
-    return document
 
 
 def of_type(events: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
@@ -79,8 +73,7 @@ async def agio(settings: Settings) -> AsyncIterator[Agio]:
 
 
 async def events_of(agio: Agio, agent: str, message: str = "hi") -> list[dict[str, Any]]:
-    handle = await agio.start_chat(agent, message)
-    return [flat(event) async for event in handle.events()]
+    return await follow(await agio.start_chat(agent, message))
 
 
 def agio_env(home: Path, base_url: str, key: str = KEY) -> dict[str, str]:
@@ -292,23 +285,19 @@ async def test_a_streamed_auto_tool_choice_is_an_empty_response(agio: Agio) -> N
 async def test_a_stream_cut_by_another_request_is_incomplete(
     agio: Agio, llama: LlamaServer
 ) -> None:
-    handle = await agio.start_chat("ticker", "tick for ever")
-    events: list[dict[str, Any]] = []
-    other: asyncio.Task[httpx.Response] | None = None
+    others: list[asyncio.Task[httpx.Response]] = []
     async with httpx.AsyncClient(timeout=60) as client:
-        async for event in handle.events():
-            events.append(flat(event))
-            if event.type == "content_delta" and other is None:
-                # Another request makes the server end this stream: [DONE], no finish_reason.
-                body = {"model": "greeter", "messages": [{"role": "user", "content": "hi"}]}
-                other = asyncio.create_task(
-                    client.post(
-                        f"{llama.base_url}/chat/completions",
-                        json=body,
-                        headers={"Authorization": f"Bearer {KEY}"},
-                    )
-                )
-        assert other is not None
+
+        async def another_request() -> None:
+            # Another request makes the server end this stream: [DONE], no finish_reason.
+            body = {"model": "greeter", "messages": [{"role": "user", "content": "hi"}]}
+            headers = {"Authorization": f"Bearer {KEY}"}
+            url = f"{llama.base_url}/chat/completions"
+            others.append(asyncio.create_task(client.post(url, json=body, headers=headers)))
+
+        handle = await agio.start_chat("ticker", "tick for ever")
+        events = await follow(handle, at_delta=1, then=another_request)
+        [other] = others
         assert (await other).json()["choices"][0]["message"]["content"] == GREETING
 
     end = events[-1]
@@ -325,15 +314,11 @@ async def test_a_stream_cut_by_another_request_is_incomplete(
 
 async def test_pause_mid_stream_then_resume(agio: Agio) -> None:
     handle = await agio.start_chat("ticker-300", "tick")
-    async for event in handle.events():
-        if event.type == "content_delta":
-            await agio.pause_run(handle.run_id, wait=0)
-            break
+    await follow(handle, at_delta=1, then=lambda: agio.pause_run(handle.run_id, wait=0))
     paused = await handle.wait()
     assert paused.status == "paused", paused
 
-    resumed = await agio.resume_run(handle.run_id)
-    events = [flat(event) async for event in resumed.events()]
+    events = await follow(await agio.resume_run(handle.run_id))
     end = events[-1]
     assert end["type"] == "run_completed", end
     assert end["response"].startswith(" tick") and end["finish_reason"] == "length"
@@ -343,12 +328,7 @@ async def test_pause_mid_stream_then_resume(agio: Agio) -> None:
 
 async def test_cancel_mid_stream(agio: Agio, llama: LlamaServer) -> None:
     handle = await agio.start_chat("ticker", "tick")
-    seen = 0
-    async for event in handle.events():
-        if event.type == "content_delta":
-            seen += 1
-            if seen == 3:
-                await handle.cancel("enough ticks")
+    await follow(handle, at_delta=3, then=lambda: handle.cancel("enough ticks"))
     record = await agio.get_run(handle.run_id)
     assert record.status == "cancelled"
     assert record.response is not None and record.response.startswith(" tick tick tick")
