@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -148,6 +149,21 @@ def test_an_answer_cut_by_max_tokens_says_so(cli_env: dict[str, str]) -> None:
     assert done.stderr == "agio: answer cut: max_tokens reached\n"
     record = json.loads(agio_cli(cli_env, "chat", "-a", "short", "--json", "hi").stdout)
     assert record["finish_reason"] == "length" and record["response"] == "Hello from"
+
+
+def test_a_terminal_shows_the_cut_and_unknown_tokens(
+    settings: Settings, llama: LlamaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli.test_processes import in_terminal, without_ansi
+
+    asyncio.run(create_agents(settings))
+    monkeypatch.setenv("AGIO_OPENAI_BASE_URL", llama.base_url)
+    monkeypatch.setenv("AGIO_OPENAI_API_KEY", KEY)
+    code, screen = in_terminal(["chat", "-a", "short", "hi"])
+    assert code == 0, screen
+    text = without_ansi(screen)
+    assert "Hello from" in text and "⚠ answer cut: max_tokens reached" in text
+    assert re.search(r"run_[0-9a-f]{16} · openai/greeter · tokens unknown · [\d.]+ s", text), text
 
 
 def test_runs_show_says_tokens_are_unknown(cli_env: dict[str, str]) -> None:
