@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 import pytest_asyncio
 from fake_openai import (
+    EmptyReply,
     FakeOpenAIServer,
     HttpErrorReply,
     MalformedReply,
@@ -355,6 +357,56 @@ async def test_slow_stream_can_be_cancelled(
     await stream.close()
     assert got == 3
     assert time.perf_counter() - t0 < 1.0
+
+
+# --------------------------------------------------------------------------- llama.cpp's ways
+
+
+async def test_repeated_fragment_heads(
+    server: FakeOpenAIServer, client: openai.AsyncOpenAI
+) -> None:
+    server.queue(ToolCallsReply([ToolCall("calc", {"x": 1}, id="c1")], repeat_head=True))
+    chunks = await _stream(client)
+    fragments = [f for ch in chunks if ch.choices for f in ch.choices[0].delta.tool_calls or ()]
+    assert len(fragments) > 2
+    assert all(f.id == "c1" and f.function.name == "calc" for f in fragments)
+    assert "".join(f.function.arguments for f in fragments) == '{"x": 1}'
+
+
+async def test_no_finish_reason_and_no_usage(
+    server: FakeOpenAIServer, client: openai.AsyncOpenAI
+) -> None:
+    server.queue(TextReply(("a", "b"), finish_reason=None, report_usage=False))
+    chunks = await _stream(client, stream_options={"include_usage": True})
+    assert [c.choices[0].finish_reason for c in chunks] == [None, None]
+    assert all(c.usage is None for c in chunks)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_empty_reply_is_an_empty_200(server: FakeOpenAIServer, stream: bool) -> None:
+    server.queue(EmptyReply())
+    body = {"model": "m", "messages": MESSAGES, "stream": stream}
+    answer = httpx.post(f"{server.base_url}/chat/completions", json=body)
+    assert answer.status_code == 200 and answer.content == b""
+
+
+def test_detail_and_validation_errors(server: FakeOpenAIServer) -> None:
+    server.queue(HttpErrorReply.detail(404, "Not Found"), HttpErrorReply.validation_500())
+    body = {"model": "m", "messages": MESSAGES}
+    first = httpx.post(f"{server.base_url}/chat/completions", json=body)
+    assert (first.status_code, first.json()) == (404, {"detail": "Not Found"})
+    second = httpx.post(f"{server.base_url}/chat/completions", json=body)
+    assert second.status_code == 500 and "\n" in second.json()["error"]["message"]
+
+
+def test_null_content_is_refused_only_when_asked(server: FakeOpenAIServer) -> None:
+    body = {"model": "m", "messages": [*MESSAGES, {"role": "assistant", "content": None}]}
+    assert httpx.post(f"{server.base_url}/chat/completions", json=body).status_code == 200
+    server.reject_null_content = True
+    refused = httpx.post(f"{server.base_url}/chat/completions", json=body)
+    assert refused.status_code == 500 and "messages.1.content" in refused.text
+    server.reset()
+    assert server.reject_null_content is False
 
 
 # --------------------------------------------------------------------------- CLI
