@@ -32,9 +32,7 @@ FORCE_CALCULATOR = {"type": "function", "function": {"name": "calculator"}}
 
 def flat(event: Event) -> dict[str, Any]:
     """An event as one flat dict (its fields beside the envelope, as on the wire)."""
-    document: dict[str, Any] = json.loads(event.to_json())
-    document.update(document.pop("data", None) or {})
-    return document
+    return event.model_dump(mode="json")
 
 
 def settings_for(home: Path, server: FakeOpenAIServer, key: str = KEY) -> Settings:

@@ -155,9 +155,7 @@ def start_llama_server(workdir: Path, models: list[dict[str, Any]]) -> LlamaServ
 
 def flat(event: Event) -> dict[str, Any]:
     """An event as one flat dict: its fields beside the envelope, as on the wire."""
-    document: dict[str, Any] = json.loads(event.to_json())
-    document.update(document.pop("data", None) or {})
-    return document
+    return event.model_dump(mode="json")
 
 
 async def follow(

@@ -116,8 +116,6 @@ def test_chat_events_are_ndjson(cli_env: dict[str, str]) -> None:
     done = agio_cli(cli_env, "chat", "-a", "greeter", "--events", "hi")
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
-    for event in events:
-        event.update(event.pop("data", None) or {})
     assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_completed"
     assert text_of(events) == GREETING
     # llama.cpp's server streams no usage (it ignores stream_options): unknown, not 0.
@@ -257,11 +255,7 @@ def test_streaming_through_agio_serve(
             for agent, expected_tools in (("greeter", 0), ("caller", 1)):
                 body = {"agent_id": agent, "message": "hi"}
                 with connect_sse(client, "POST", "/api/chat", json=body) as source:
-                    events = [
-                        {"type": sse.event, **json.loads(sse.data)} for sse in source.iter_sse()
-                    ]
-                for event in events:
-                    event.update(event.pop("data", None) or {})
+                    events = [json.loads(sse.data) for sse in source.iter_sse()]
                 assert text_of(events) == GREETING
                 assert len(of_type(events, "tool_call_completed")) == expected_tools
                 end = events[-1]
