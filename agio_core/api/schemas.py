@@ -8,12 +8,13 @@ public view of a run, which leaves out who drives it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..agents import AgentSpec
 from ..checkpoints import Modifications
+from ..ids import USER_ID_MAX
 from ..runs import Run, RunError, RunMetrics, RunStatus
 
 OnDisconnect = Literal["continue", "cancel"]
@@ -55,6 +56,16 @@ class AgentUpdate(AgentSpec):
     id: str = ""
 
 
+UserId = Annotated[
+    str | None,
+    Field(
+        max_length=USER_ID_MAX,
+        description="Who the run is for, in your application's terms; stored on the run, "
+        "sent in run_started, and a filter of GET /api/runs. One line, no control characters.",
+    ),
+]
+
+
 class ChatRequest(_Request):
     agent_id: str = Field(default="assistant", description="The agent to talk to.")
     message: str = Field(description="The user's message.")
@@ -62,6 +73,7 @@ class ChatRequest(_Request):
     session_id: str | None = Field(
         default=None, description="Continue this conversation (a new one if it has no runs)."
     )
+    user_id: UserId = None
     on_disconnect: OnDisconnect = Field(
         default="continue",
         description="(extension) What happens to the run when a streaming client goes away: "
@@ -80,6 +92,7 @@ class RunStartRequest(_Request):
     agent_id: str = "assistant"
     message: str
     session_id: str | None = None
+    user_id: UserId = None
 
 
 class RunOut(BaseModel):
@@ -88,6 +101,7 @@ class RunOut(BaseModel):
     id: str
     agent_id: str
     session_id: str
+    user_id: str | None = None
     status: RunStatus
     input: str
     response: str | None = None

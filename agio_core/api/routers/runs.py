@@ -9,6 +9,7 @@ from sse_starlette import EventSourceResponse
 
 from ...checkpoints import TreeNode
 from ...errors import InvalidInputError
+from ...ids import USER_ID_MAX
 from ...runs import RunStatus
 from ...service import Page
 from ..deps import AgioDep
@@ -30,11 +31,19 @@ async def list_runs(
     agent_id: str | None = None,
     status: RunStatus | None = None,
     session_id: str | None = None,
+    user_id: Annotated[
+        str | None, Query(max_length=USER_ID_MAX, description="Only this user's runs.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[RunOut]:
     page = await agio.list_runs(
-        agent_id=agent_id, status=status, session_id=session_id, limit=limit, offset=offset
+        agent_id=agent_id,
+        status=status,
+        session_id=session_id,
+        user_id=user_id,
+        limit=limit,
+        offset=offset,
     )
     return Page[RunOut](
         total=page.total, items=[run_out(r) for r in page.items], limit=limit, offset=offset
@@ -51,7 +60,9 @@ async def list_runs(
     "`/api/runs/{run_id}/events`.",
 )
 async def start_run(agio: AgioDep, body: RunStartRequest) -> RunOut:
-    handle = await agio.start_chat(body.agent_id, body.message, session_id=body.session_id)
+    handle = await agio.start_chat(
+        body.agent_id, body.message, session_id=body.session_id, user_id=body.user_id
+    )
     return run_out(await agio.get_run(handle.run_id))
 
 
