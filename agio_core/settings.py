@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     server_url: str | None = None
     cors_origins: str = ""
+    # Host names the API answers to besides loopback and the address it is reached on
+    # (comma-separated; `*.example.com` for sub-names; `*` turns the check off).
+    allowed_hosts: str = ""
     # `agio serve` event streams: a comment this often keeps idle connections open through
     # proxies; a client that has not taken a frame for `sse_send_timeout_s` is dropped.
     sse_keepalive_s: float = Field(default=15.0, gt=0)

@@ -24,7 +24,7 @@ from ..service import Agio
 from ..settings import Settings
 from .auth import require_api_key
 from .errors import install_error_handlers
-from .middleware import BodySizeLimit, ConfiguredCORS
+from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck
 from .routers import agents, chat, checkpoints, health, runs, sessions
 from .sse import event_schemas
 
@@ -138,9 +138,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (agents, chat, runs, checkpoints, sessions):
         app.include_router(module.router, dependencies=protected)
     app.include_router(docs_router(app), dependencies=protected)
-    # The last added is outermost: CORS wraps everything, so even a 413 carries its headers.
+    # The last added is outermost: CORS wraps everything, so even a 413 carries its headers;
+    # the Host check comes first of all.
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ConfiguredCORS)
+    app.add_middleware(HostCheck)
     return app
 
 
