@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     # `agio serve` event streams: a comment this often keeps idle connections open through
     # proxies; a client that has not taken a frame for `sse_send_timeout_s` is dropped.
+    # How long a stream token (a browser EventSource's credential) admits to its run's events.
+    stream_token_ttl_s: float = Field(default=600.0, gt=0, le=86_400)
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     sse_send_timeout_s: float = Field(default=30.0, gt=0)
 

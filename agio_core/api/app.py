@@ -25,8 +25,9 @@ from ..settings import Settings
 from .auth import require_api_key
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck
-from .routers import agents, chat, checkpoints, health, runs, sessions
+from .routers import agents, chat, checkpoints, events, health, runs, sessions
 from .sse import event_schemas
+from .stream_tokens import StreamTokens, redact_stream_tokens
 
 log = logging.getLogger("agio.api")
 ORPHAN_SWEEP_EVERY_S = 10.0
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _configure_logging(resolved)
         app.state.settings = resolved
         app.state.api_keys = [key.encode() for key in resolved.api_key_list()]
+        app.state.stream_tokens = StreamTokens(app.state.api_keys, resolved.stream_token_ttl_s)
+        redact_stream_tokens(logging.getLogger("uvicorn.access"))
         async with Agio(resolved) as agio:
             app.state.agio = agio
             sweeper = asyncio.create_task(_interrupt_orphans_periodically(agio))
@@ -137,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     protected = [Depends(require_api_key)]
     for module in (agents, chat, runs, checkpoints, sessions):
         app.include_router(module.router, dependencies=protected)
+    app.include_router(events.router)  # each of its routes says how it is authenticated
     app.include_router(docs_router(app), dependencies=protected)
     # The last added is outermost: CORS wraps everything, so even a 413 carries its headers;
     # the Host check comes first of all.

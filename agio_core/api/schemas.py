@@ -116,6 +116,12 @@ class RunOut(BaseModel):
     last_checkpoint_id: str | None = None
 
 
+class StreamTokenOut(BaseModel):
+    token: str = Field(description="Send as `?token=` on this run's events, nowhere else.")
+    expires_at: datetime = Field(description="The token admits no new stream after this.")
+    events_url: str = Field(description="The run's events URL with the token in it.")
+
+
 class CancelRequest(_Request):
     reason: str = Field(default="cancelled by user", max_length=1000)
 

@@ -1,21 +1,18 @@
-"""Runs: list, get, start, pause / resume / cancel, their event stream and fork tree."""
+"""Runs: list, get, start, pause / resume / cancel, and their fork tree."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
-from sse_starlette import EventSourceResponse
+from fastapi import APIRouter, Query
 
 from ...checkpoints import TreeNode
-from ...errors import InvalidInputError
 from ...ids import USER_ID_MAX
 from ...runs import RunStatus
 from ...service import Page
 from ..deps import AgioDep
 from ..errors import error_responses
 from ..schemas import CancelRequest, RunOut, RunStartRequest, run_out
-from ..sse import SSE_RESPONSE, event_stream
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -114,35 +111,6 @@ async def cancel_run(
 ) -> RunOut:
     reason = (body or CancelRequest()).reason
     return run_out(await agio.cancel_run(run_id, reason=reason, wait=wait))
-
-
-def _replay_point(last_event_id: str | None, after_seq: int) -> int:
-    if last_event_id is None or not last_event_id.strip():
-        return after_seq
-    if not last_event_id.strip().isdigit():
-        raise InvalidInputError("Last-Event-ID: must be an event seq (a whole number)")
-    return int(last_event_id)
-
-
-@router.get(
-    "/{run_id}/events",
-    response_class=EventSourceResponse,
-    responses={**SSE_RESPONSE, **error_responses(401, 404, 422)},
-    summary="Join a run's event stream (extension)",
-    description="Replays the run's events after `Last-Event-ID` (header, as sent by a "
-    "reconnecting browser `EventSource`) or `after_seq`, then follows a live run until it "
-    "ends or pauses.",
-)
-async def run_events(
-    agio: AgioDep,
-    run_id: str,
-    after_seq: Annotated[int, Query(ge=0, description="Replay events after this seq.")] = 0,
-    follow: Annotated[bool, Query(description="Wait for the events still to come.")] = True,
-    last_event_id: Annotated[str | None, Header(description="Overrides after_seq.")] = None,
-) -> EventSourceResponse:
-    await agio.get_run(run_id)
-    start = _replay_point(last_event_id, after_seq)
-    return event_stream(agio, run_id, after_seq=start, follow=follow)
 
 
 @router.get(
