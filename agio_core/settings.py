@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     stream_token_ttl_s: float = Field(default=600.0, gt=0, le=86_400)
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     sse_send_timeout_s: float = Field(default=30.0, gt=0)
+    # `agio serve` connections (per worker): one that has not sent a request's complete
+    # headers this long after opening (or after its last response) is closed, and one beyond
+    # `max_connections` gets a 503 at once.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    max_connections: int = Field(default=1000, ge=1)
 
     def api_key_list(self) -> list[str]:
         if self.api_keys is None:
