@@ -52,7 +52,10 @@ Streams are Server-Sent Events: `id:` is the event's `seq`, `event:` its type an
 whole event, flat: `{seq, type, run_id, ts, ...fields}` (e.g. `content` of a `content_delta`,
 `metrics` of a `run_completed`; schemas below). `GET /api/runs/{run_id}/events` (re)joins any
 run and honours `Last-Event-ID`. With `AGIO_API_KEYS` set, every route but `/api/health`
-needs `Authorization: Bearer <key>`. Routes marked *(extension)* go beyond the seed API.
+needs `Authorization: Bearer <key>`; a browser `EventSource`, which cannot send it, joins a
+run's events with a token from `POST /api/runs/{run_id}/stream-token` instead. Requests whose
+`Host` is not this server's (loopback, its address, AGIO_ALLOWED_HOSTS) get 400. Routes
+marked *(extension)* go beyond the seed API.
 """
 
 

@@ -8,6 +8,7 @@ DNS-rebinding page refused by the Host check.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import threading
@@ -177,6 +178,24 @@ def test_the_seed_eventsource_client_follows_a_run(page: Any, cors_api: Server) 
         SEED_CLIENT, {"url": f"{cors_api.url}/api/runs/{run_id}/events", "timeoutMs": 20000}
     )
     assert again == got
+
+
+def test_the_readmes_browser_client_runs_as_written(page: Any, cors_api: Server) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (client,) = re.findall(r"```js\n(.*?)```", readme, re.DOTALL)
+    run_id = _start(page, cors_api, "count to 12")
+    got = page.evaluate(
+        "({API, runId}) => new Promise((resolve, reject) => {"
+        " const parts = [];"
+        " const append = text => parts.push(text);"
+        " const show = metrics => resolve({text: parts.join(''), metrics});"
+        f" {client}"
+        " setTimeout(() => reject(new Error('no run_completed in time')), 20000);"
+        "})",
+        {"API": cors_api.url, "runId": run_id},
+    )
+    run = _run(cors_api, run_id)
+    assert got == {"text": run["response"], "metrics": run["metrics"]}
 
 
 def test_a_fetch_streamed_chat_arrives_in_pieces(page: Any, cors_api: Server) -> None:
