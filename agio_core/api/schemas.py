@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..agents import AgentSpec
 from ..checkpoints import Modifications
-from ..ids import USER_ID_MAX
+from ..errors import InvalidInputError
+from ..ids import USER_ID_MAX, check_user_id
 from ..runs import Run, RunError, RunMetrics, RunStatus
 
 OnDisconnect = Literal["continue", "cancel"]
@@ -56,6 +57,14 @@ class AgentUpdate(AgentSpec):
     id: str = ""
 
 
+def _user_id(value: str | None) -> str | None:
+    # As a validation error, so a bad user_id is the same 422 as any other bad field.
+    try:
+        return None if value is None else check_user_id(value)
+    except InvalidInputError as exc:
+        raise ValueError(exc.message.removeprefix("user_id: ")) from None
+
+
 UserId = Annotated[
     str | None,
     Field(
@@ -63,6 +72,7 @@ UserId = Annotated[
         description="Who the run is for, in your application's terms; stored on the run, "
         "sent in run_started, and a filter of GET /api/runs. One line, no control characters.",
     ),
+    AfterValidator(_user_id),
 ]
 
 

@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ...checkpoints import TreeNode
-from ...ids import USER_ID_MAX
 from ...runs import RunStatus
 from ...service import Page
 from ..deps import AgioDep
 from ..errors import error_responses
-from ..schemas import CancelRequest, RunOut, RunStartRequest, run_out
+from ..schemas import CancelRequest, RunOut, RunStartRequest, UserId, run_out
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -28,9 +27,7 @@ async def list_runs(
     agent_id: str | None = None,
     status: RunStatus | None = None,
     session_id: str | None = None,
-    user_id: Annotated[
-        str | None, Query(max_length=USER_ID_MAX, description="Only this user's runs.")
-    ] = None,
+    user_id: Annotated[UserId, Query(description="Only this user's runs.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[RunOut]:
