@@ -145,7 +145,7 @@ async def test_facade_across_two_processes_worth_of_stores(
         types = [e.type for e in events]
         assert types.count("run_paused") == 1 and types.count("run_resumed") == 1
         assert types[-1] == "run_completed"
-        checkpoints = await a.list_checkpoints(handle.run_id)
+        checkpoints = (await a.list_checkpoints(handle.run_id)).items
         fork = await a.fork_checkpoint(
             checkpoints[0].id, modifications={"model_params": {"delay_ms": 0}}
         )
