@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agio_core.agents import Agent, AgentSpec, load_agent_file
 from agio_core.checkpoints import (
@@ -246,6 +246,7 @@ class RemoteAgio:
         agent_id: str | None = None,
         status: str | None = None,
         session_id: str | None = None,
+        user_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> Page[Run]:
@@ -253,6 +254,7 @@ class RemoteAgio:
             "agent_id": agent_id,
             "status": status,
             "session_id": session_id,
+            "user_id": user_id,
             "limit": limit,
             "offset": offset,
         }
@@ -305,17 +307,35 @@ class RemoteAgio:
     # runs: starting
 
     async def start_chat(
-        self, agent_id: str, message: str, *, session_id: str | None = None
+        self,
+        agent_id: str,
+        message: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
     ) -> RemoteRunHandle:
-        body = {"agent_id": agent_id, "message": message, "session_id": session_id}
-        run = await self._model(Run, "POST", "/api/runs", body=body)
-        return RemoteRunHandle(self, run.id)
-
-    async def chat(self, agent_id: str, message: str, *, session_id: str | None = None) -> Run:
         body = {
             "agent_id": agent_id,
             "message": message,
             "session_id": session_id,
+            "user_id": user_id,
+        }
+        run = await self._model(Run, "POST", "/api/runs", body=body)
+        return RemoteRunHandle(self, run.id)
+
+    async def chat(
+        self,
+        agent_id: str,
+        message: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        body = {
+            "agent_id": agent_id,
+            "message": message,
+            "session_id": session_id,
+            "user_id": user_id,
             "stream": False,
         }
         answer = await self._call("POST", "/api/chat", body=body, timeout=LONG_TIMEOUT)
@@ -350,9 +370,15 @@ class RemoteAgio:
 
     # checkpoints
 
-    async def list_checkpoints(self, run_id: str) -> list[CheckpointSummary]:
-        found = await self._call("GET", f"/api/checkpoints/runs/{_segment(run_id)}/checkpoints")
-        return TypeAdapter(list[CheckpointSummary]).validate_python(found)
+    async def list_checkpoints(
+        self, run_id: str, *, limit: int = 20, offset: int = 0
+    ) -> Page[CheckpointSummary]:
+        return await self._model(
+            Page[CheckpointSummary],
+            "GET",
+            f"/api/checkpoints/runs/{_segment(run_id)}/checkpoints",
+            params={"limit": limit, "offset": offset},
+        )
 
     async def get_checkpoint(self, checkpoint_id_: str) -> Checkpoint:
         return await self._model(Checkpoint, "GET", f"/api/checkpoints/{_segment(checkpoint_id_)}")

@@ -219,6 +219,7 @@ class Runner:
                     **self.log.envelope(),
                     agent_id=self.run.agent_id,
                     session_id=self.run.session_id,
+                    user_id=self.run.user_id,
                     parent_run_id=self.run.parent_run_id,
                     from_checkpoint_id=self.run.from_checkpoint_id,
                 )

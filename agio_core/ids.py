@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 import secrets
 
-from .errors import NotFoundError
+from .errors import InvalidInputError, NotFoundError
 
 RUN_ID = re.compile(r"^run_([0-9a-f]{16})$")
 CHECKPOINT_ID = re.compile(r"^ck_([0-9a-f]{16})_(\d{4,9})$")
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+# A user id is the calling application's name for its user (an e-mail, a UUID, `org/123`):
+# any printable text, but one line and short, so it can be shown and filtered on.
+USER_ID_MAX = 256
+_USER_ID_REJECTED = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def new_run_id() -> str:
@@ -40,6 +44,15 @@ def check_checkpoint_id(checkpoint_id: str) -> str:
     if not CHECKPOINT_ID.match(checkpoint_id):
         raise NotFoundError(f"checkpoint not found: {checkpoint_id!r}")
     return checkpoint_id
+
+
+def check_user_id(user_id: str) -> str:
+    """`user_id` as given, or `InvalidInputError` for text that cannot be shown on one line."""
+    if not user_id.strip() or len(user_id) > USER_ID_MAX:
+        raise InvalidInputError(f"user_id: 1 to {USER_ID_MAX} characters, not blank")
+    if _USER_ID_REJECTED.search(user_id):
+        raise InvalidInputError("user_id: no control characters, line breaks or lone surrogates")
+    return user_id
 
 
 def run_of_checkpoint(checkpoint_id: str) -> str:

@@ -54,6 +54,9 @@ class Run(BaseModel):
     id: str
     agent_id: str
     session_id: str
+    # Who the run is for, as the calling application names them (SPEC §2); agio only stores
+    # it and filters by it.
+    user_id: str | None = None
     status: RunStatus = "running"
     input: str
     response: str | None = None

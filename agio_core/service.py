@@ -52,6 +52,7 @@ from .ids import (
     SESSION_ID,
     check_checkpoint_id,
     check_run_id,
+    check_user_id,
     checkpoint_id,
     checkpoint_number,
     new_run_id,
@@ -242,6 +243,7 @@ class Agio:
         agent_id: str | None = None,
         status: str | None = None,
         session_id: str | None = None,
+        user_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> Page[Run]:
@@ -251,7 +253,12 @@ class Agio:
             # The listing says `running` for runs whose process died; find those first.
             await self.interrupt_orphans()
         total, runs = await self.store.list_runs(
-            agent_id=agent_id, status=status, session_id=session_id, limit=limit, offset=offset
+            agent_id=agent_id,
+            status=status,
+            session_id=session_id,
+            user_id=None if user_id is None else check_user_id(user_id),
+            limit=limit,
+            offset=offset,
         )
         items = [await self._reconciled(run) for run in runs]
         return Page(total=total, items=items, limit=limit, offset=offset)
@@ -400,9 +407,17 @@ class Agio:
         return RunHandle(self, runner)
 
     async def start_chat(
-        self, agent_id: str, message: str, *, session_id: str | None = None
+        self,
+        agent_id: str,
+        message: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
     ) -> RunHandle:
-        """Start a run answering `message`; with `session_id`, continue that conversation."""
+        """Start a run answering `message`; with `session_id`, continue that conversation;
+        `user_id` is recorded on the run (the caller's name for its user)."""
+        if user_id is not None:
+            check_user_id(user_id)
         agent = await self.get_agent(agent_id)
         _check_model(agent.model)
         if session_id is not None and not SESSION_ID.match(session_id):
@@ -440,6 +455,7 @@ class Agio:
                 id=run_id,
                 agent_id=agent.id,
                 session_id=session_id or new_session_id(),
+                user_id=user_id,
                 input=message,
                 owner=owner,
                 heartbeat_at=utcnow(),
@@ -456,8 +472,15 @@ class Agio:
                 first_checkpoint=("auto", ""),
             )
 
-    async def chat(self, agent_id: str, message: str, *, session_id: str | None = None) -> Run:
-        handle = await self.start_chat(agent_id, message, session_id=session_id)
+    async def chat(
+        self,
+        agent_id: str,
+        message: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        handle = await self.start_chat(agent_id, message, session_id=session_id, user_id=user_id)
         return await handle.wait()
 
     # runs: control
@@ -610,9 +633,16 @@ class Agio:
             messages = messages[: item.base_len] + item.new_messages
         return messages
 
-    async def list_checkpoints(self, run_id: str) -> list[CheckpointSummary]:
+    async def list_checkpoints(
+        self, run_id: str, *, limit: int = 20, offset: int = 0
+    ) -> Page[CheckpointSummary]:
+        """A page of the run's checkpoints, oldest first, with how many it has in all."""
+        if limit < 0 or offset < 0:
+            raise InvalidInputError("limit and offset: must not be negative")
         await self.get_run(run_id)
-        return [CheckpointSummary.of(r) for r in await self.store.list_checkpoints(run_id)]
+        total, records = await self.store.page_checkpoints(run_id, limit=limit, offset=offset)
+        items = [CheckpointSummary.of(r) for r in records]
+        return Page(total=total, items=items, limit=limit, offset=offset)
 
     async def get_checkpoint(self, checkpoint_id_: str) -> Checkpoint:
         record = await self._checkpoint_record(checkpoint_id_)
@@ -716,6 +746,7 @@ class Agio:
                 id=run_id,
                 agent_id=parent.agent_id,
                 session_id=new_session_id(),
+                user_id=parent.user_id,
                 input=mods.modified_query or parent.input,
                 parent_run_id=parent.id,
                 from_checkpoint_id=source.id,

@@ -32,10 +32,20 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     server_url: str | None = None
     cors_origins: str = ""
+    # Host names the API answers to besides loopback and the address it is reached on
+    # (comma-separated; `*.example.com` for sub-names; `*` turns the check off).
+    allowed_hosts: str = ""
     # `agio serve` event streams: a comment this often keeps idle connections open through
     # proxies; a client that has not taken a frame for `sse_send_timeout_s` is dropped.
+    # How long a stream token (a browser EventSource's credential) admits to its run's events.
+    stream_token_ttl_s: float = Field(default=600.0, gt=0, le=86_400)
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     sse_send_timeout_s: float = Field(default=30.0, gt=0)
+    # `agio serve` connections (per worker): one that has not sent a request's complete
+    # headers this long after opening (or after its last response) is closed, and one beyond
+    # `max_connections` gets a 503 at once.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    max_connections: int = Field(default=1000, ge=1)
 
     def api_key_list(self) -> list[str]:
         if self.api_keys is None:

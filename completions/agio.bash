@@ -31,7 +31,7 @@ _agio_options() {
         "runs cancel") echo '-r --reason --json -h --help' ;;
         "runs resume") echo '--json --events -q --quiet --no-stream -h --help' ;;
         "checkpoints") echo '-h --help' ;;
-        "checkpoints list") echo '-q --quiet --json -h --help' ;;
+        "checkpoints list") echo '-n --limit --offset -q --quiet --json -h --help' ;;
         "checkpoints show") echo '-m --messages --json -h --help' ;;
         "checkpoints create") echo '-d --description -t --tag --json -h --help' ;;
         "checkpoints restore") echo '--in-place --query --system-prompt --model -p --param --max-steps --json --events -q --quiet --no-stream -h --help' ;;
@@ -55,6 +55,7 @@ _agio_value_options() {
         "runs list") echo '-a --agent --status -s --session -n --limit --offset' ;;
         "runs events") echo '--after' ;;
         "runs cancel") echo '-r --reason' ;;
+        "checkpoints list") echo '-n --limit --offset' ;;
         "checkpoints create") echo '-d --description -t --tag' ;;
         "checkpoints restore") echo '--query --system-prompt --model -p --param --max-steps' ;;
         "checkpoints fork") echo '--query --system-prompt --model -p --param --max-steps' ;;

@@ -2,7 +2,7 @@
 # Install: copy to ~/.config/fish/completions/agio.fish
 
 set -g __agio_commands '|chat' '|tui' '|serve' '|agents' '|runs' '|checkpoints' '|config' 'agents|list' 'agents|show' 'agents|create' 'agents|delete' 'runs|list' 'runs|show' 'runs|events' 'runs|pause' 'runs|cancel' 'runs|resume' 'checkpoints|list' 'checkpoints|show' 'checkpoints|create' 'checkpoints|restore' 'checkpoints|fork' 'checkpoints|tree' 'checkpoints|diff' 'config|show' 'config|path'
-set -g __agio_value_options '|--server' 'chat|-a' 'chat|--agent' 'chat|-s' 'chat|--session' 'tui|-a' 'tui|--agent' 'tui|-s' 'tui|--session' 'tui|--server' 'serve|--host' 'serve|--port' 'serve|--workers' 'agents list|-t' 'agents list|--tag' 'agents list|-n' 'agents list|--limit' 'agents list|--offset' 'agents create|-f' 'agents create|--file' 'runs list|-a' 'runs list|--agent' 'runs list|--status' 'runs list|-s' 'runs list|--session' 'runs list|-n' 'runs list|--limit' 'runs list|--offset' 'runs events|--after' 'runs cancel|-r' 'runs cancel|--reason' 'checkpoints create|-d' 'checkpoints create|--description' 'checkpoints create|-t' 'checkpoints create|--tag' 'checkpoints restore|--query' 'checkpoints restore|--system-prompt' 'checkpoints restore|--model' 'checkpoints restore|-p' 'checkpoints restore|--param' 'checkpoints restore|--max-steps' 'checkpoints fork|--query' 'checkpoints fork|--system-prompt' 'checkpoints fork|--model' 'checkpoints fork|-p' 'checkpoints fork|--param' 'checkpoints fork|--max-steps'
+set -g __agio_value_options '|--server' 'chat|-a' 'chat|--agent' 'chat|-s' 'chat|--session' 'tui|-a' 'tui|--agent' 'tui|-s' 'tui|--session' 'tui|--server' 'serve|--host' 'serve|--port' 'serve|--workers' 'agents list|-t' 'agents list|--tag' 'agents list|-n' 'agents list|--limit' 'agents list|--offset' 'agents create|-f' 'agents create|--file' 'runs list|-a' 'runs list|--agent' 'runs list|--status' 'runs list|-s' 'runs list|--session' 'runs list|-n' 'runs list|--limit' 'runs list|--offset' 'runs events|--after' 'runs cancel|-r' 'runs cancel|--reason' 'checkpoints list|-n' 'checkpoints list|--limit' 'checkpoints list|--offset' 'checkpoints create|-d' 'checkpoints create|--description' 'checkpoints create|-t' 'checkpoints create|--tag' 'checkpoints restore|--query' 'checkpoints restore|--system-prompt' 'checkpoints restore|--model' 'checkpoints restore|-p' 'checkpoints restore|--param' 'checkpoints restore|--max-steps' 'checkpoints fork|--query' 'checkpoints fork|--system-prompt' 'checkpoints fork|--model' 'checkpoints fork|-p' 'checkpoints fork|--param' 'checkpoints fork|--max-steps'
 
 # The command path typed so far ("", "runs", "checkpoints fork", ...) is $argv[1]?
 function __agio_at
@@ -112,6 +112,8 @@ complete -c agio -n "__agio_at 'checkpoints'" -a fork -d 'Continue from a checkp
 complete -c agio -n "__agio_at 'checkpoints'" -a tree -d 'Draw the fork tree a run belongs to, from its root run down.'
 complete -c agio -n "__agio_at 'checkpoints'" -a diff -d 'Show how the conversations at two checkpoints differ (unified diff).'
 complete -c agio -n "__agio_at 'checkpoints'" -s h -l help -d 'Show help and exit.'
+complete -c agio -n "__agio_at 'checkpoints list'" -s n -l limit -x -d 'At most this many.'
+complete -c agio -n "__agio_at 'checkpoints list'" -l offset -x -d 'Skip this many.'
 complete -c agio -n "__agio_at 'checkpoints list'" -s q -l quiet -d 'Print ids only.'
 complete -c agio -n "__agio_at 'checkpoints list'" -l json -d 'Print JSON.'
 complete -c agio -n "__agio_at 'checkpoints list'" -s h -l help -d 'Show help and exit.'

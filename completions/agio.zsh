@@ -210,6 +210,8 @@ _agio_checkpoints() {
 
 _agio_checkpoints_list() {
     _arguments \
+        '(-n --limit)'{-n,--limit}'[At most this many.]:N: ' \
+        '--offset[Skip this many.]:N: ' \
         '(-q --quiet)'{-q,--quiet}'[Print ids only.]' \
         '--json[Print JSON.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \

@@ -35,14 +35,17 @@ def register(root: typer.Typer) -> None:
 def list_checkpoints(
     ctx: typer.Context,
     run_id: str = RUN_ID,
+    limit: int = typer.Option(20, "--limit", "-n", min=1, metavar="N", help="At most this many."),
+    offset: int = typer.Option(0, "--offset", min=0, metavar="N", help="Skip this many."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print ids only."),
     as_json: bool = AS_JSON,
 ) -> None:
     """List a run's checkpoints, oldest first."""
-    summaries = call(ctx, lambda agio: agio.list_checkpoints(run_id))
+    page = call(ctx, lambda agio: agio.list_checkpoints(run_id, limit=limit, offset=offset))
     if as_json:
-        out.print_json([s.model_dump(mode="json") for s in summaries])
+        out.print_json(page.model_dump(mode="json"))
         return
+    summaries = page.items
     if quiet:
         for summary in summaries:
             out.write(summary.id + "\n")

@@ -24,9 +24,10 @@ from ..service import Agio
 from ..settings import Settings
 from .auth import require_api_key
 from .errors import install_error_handlers
-from .middleware import BodySizeLimit, ConfiguredCORS
-from .routers import agents, chat, checkpoints, health, runs, sessions
+from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck
+from .routers import agents, chat, checkpoints, events, health, runs, sessions
 from .sse import event_schemas
+from .stream_tokens import StreamTokens, redact_stream_tokens
 
 log = logging.getLogger("agio.api")
 ORPHAN_SWEEP_EVERY_S = 10.0
@@ -51,7 +52,10 @@ Streams are Server-Sent Events: `id:` is the event's `seq`, `event:` its type an
 whole event, flat: `{seq, type, run_id, ts, ...fields}` (e.g. `content` of a `content_delta`,
 `metrics` of a `run_completed`; schemas below). `GET /api/runs/{run_id}/events` (re)joins any
 run and honours `Last-Event-ID`. With `AGIO_API_KEYS` set, every route but `/api/health`
-needs `Authorization: Bearer <key>`. Routes marked *(extension)* go beyond the seed API.
+needs `Authorization: Bearer <key>`; a browser `EventSource`, which cannot send it, joins a
+run's events with a token from `POST /api/runs/{run_id}/stream-token` instead. Requests whose
+`Host` is not this server's (loopback, its address, AGIO_ALLOWED_HOSTS) get 400. Routes
+marked *(extension)* go beyond the seed API.
 """
 
 
@@ -110,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _configure_logging(resolved)
         app.state.settings = resolved
         app.state.api_keys = [key.encode() for key in resolved.api_key_list()]
+        app.state.stream_tokens = StreamTokens(app.state.api_keys, resolved.stream_token_ttl_s)
+        redact_stream_tokens(logging.getLogger("uvicorn.access"))
         async with Agio(resolved) as agio:
             app.state.agio = agio
             sweeper = asyncio.create_task(_interrupt_orphans_periodically(agio))
@@ -137,10 +143,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     protected = [Depends(require_api_key)]
     for module in (agents, chat, runs, checkpoints, sessions):
         app.include_router(module.router, dependencies=protected)
+    app.include_router(events.router)  # each of its routes says how it is authenticated
     app.include_router(docs_router(app), dependencies=protected)
-    # The last added is outermost: CORS wraps everything, so even a 413 carries its headers.
+    # The last added is outermost: CORS wraps everything, so even a 413 carries its headers;
+    # the Host check comes first of all.
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ConfiguredCORS)
+    app.add_middleware(HostCheck)
     return app
 
 

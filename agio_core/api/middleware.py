@@ -1,7 +1,9 @@
-"""ASGI guards in front of the routes: a request-body size limit, and CORS when configured."""
+"""ASGI guards in front of the routes: the Host check, a request-body size limit, and CORS
+when configured."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from starlette.middleware.cors import CORSMiddleware
@@ -10,12 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 1024 * 1024
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -24,6 +26,10 @@ async def _too_large(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await _refuse(send, 413, f"request body larger than {limit} bytes")
 
 
 class BodySizeLimit:
@@ -75,6 +81,80 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replaying
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without its port: `[::1]:8000` -> `::1`."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    name, _, port = header.rpartition(":")
+    return name.rstrip(".") if name and port.isdigit() else header.rstrip(".")
+
+
+def parse_allowed_hosts(value: str) -> list[str] | None:
+    """AGIO_ALLOWED_HOSTS: names (`api.example.com`), `*.example.com` for a domain's
+    sub-names, or `*` for any Host (None: no check)."""
+    names = [host_name(item) for item in value.split(",") if item.strip()]
+    return None if "*" in names else names
+
+
+def _is_loopback(name: str) -> bool:
+    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(name: str, allowed: list[str], bound: str | None) -> bool:
+    if _is_loopback(name) or name == bound:
+        return True
+    for pattern in allowed:
+        if pattern == name:
+            return True
+        if pattern.startswith("*.") and name.endswith(pattern[1:]):
+            return True
+    return False
+
+
+class HostCheck:
+    """400 for a request whose Host is not this server's: a loopback name, the address the
+    connection came in on, or a name in AGIO_ALLOWED_HOSTS. A web page can make a browser
+    send requests to a loopback server through a DNS name of its own that resolves to
+    127.0.0.1 (DNS rebinding); its Host header then names the page's domain, not ours."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._allowed: list[str] | None = None
+        self._read = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self._read:
+            self._allowed = parse_allowed_hosts(scope["app"].state.settings.allowed_hosts)
+            self._read = True
+        if self._allowed is not None:
+            header = next((v for k, v in scope["headers"] if k == b"host"), None)
+            name = host_name(header.decode("latin-1")) if header is not None else ""
+            server = scope.get("server")
+            bound = server[0].lower() if server else None
+            if not host_allowed(name, self._allowed, bound):
+                shown = name[:100].encode("ascii", "backslashreplace").decode() or "(none)"
+                await _refuse(
+                    send,
+                    400,
+                    f"Host {shown!r} is not this server's: add it to AGIO_ALLOWED_HOSTS "
+                    "(comma-separated names; '*' allows any)",
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 class ConfiguredCORS:

@@ -8,12 +8,14 @@ public view of a run, which leaves out who drives it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..agents import AgentSpec
 from ..checkpoints import Modifications
+from ..errors import InvalidInputError
+from ..ids import USER_ID_MAX, check_user_id
 from ..runs import Run, RunError, RunMetrics, RunStatus
 
 OnDisconnect = Literal["continue", "cancel"]
@@ -55,6 +57,25 @@ class AgentUpdate(AgentSpec):
     id: str = ""
 
 
+def _user_id(value: str | None) -> str | None:
+    # As a validation error, so a bad user_id is the same 422 as any other bad field.
+    try:
+        return None if value is None else check_user_id(value)
+    except InvalidInputError as exc:
+        raise ValueError(exc.message.removeprefix("user_id: ")) from None
+
+
+UserId = Annotated[
+    str | None,
+    Field(
+        max_length=USER_ID_MAX,
+        description="Who the run is for, in your application's terms; stored on the run, "
+        "sent in run_started, and a filter of GET /api/runs. One line, no control characters.",
+    ),
+    AfterValidator(_user_id),
+]
+
+
 class ChatRequest(_Request):
     agent_id: str = Field(default="assistant", description="The agent to talk to.")
     message: str = Field(description="The user's message.")
@@ -62,6 +83,7 @@ class ChatRequest(_Request):
     session_id: str | None = Field(
         default=None, description="Continue this conversation (a new one if it has no runs)."
     )
+    user_id: UserId = None
     on_disconnect: OnDisconnect = Field(
         default="continue",
         description="(extension) What happens to the run when a streaming client goes away: "
@@ -80,6 +102,7 @@ class RunStartRequest(_Request):
     agent_id: str = "assistant"
     message: str
     session_id: str | None = None
+    user_id: UserId = None
 
 
 class RunOut(BaseModel):
@@ -88,6 +111,7 @@ class RunOut(BaseModel):
     id: str
     agent_id: str
     session_id: str
+    user_id: str | None = None
     status: RunStatus
     input: str
     response: str | None = None
@@ -101,6 +125,12 @@ class RunOut(BaseModel):
     finished_at: datetime | None = None
     checkpoint_count: int = 0
     last_checkpoint_id: str | None = None
+
+
+class StreamTokenOut(BaseModel):
+    token: str = Field(description="Send as `?token=` on this run's events, nowhere else.")
+    expires_at: datetime = Field(description="The token admits no new stream after this.")
+    events_url: str = Field(description="The run's events URL with the token in it.")
 
 
 class CancelRequest(_Request):

@@ -62,6 +62,8 @@ def serve_main(
     """Serve until SIGTERM / Ctrl-C. Raises `InvalidInputError` for unsafe options."""
     import uvicorn
 
+    from .connections import guarded_protocol
+
     settings = Settings()
     check_serve_options(settings, host, workers, insecure)
     # Open the store once here: an unreachable database is one clear error (not a traceback
@@ -76,6 +78,8 @@ def serve_main(
     )
     uvicorn.run(
         APP_PATH,
+        # uvicorn has no timeout for request headers: see connections.py.
+        http=guarded_protocol(settings.header_timeout_s, settings.max_connections),  # type: ignore[arg-type]
         host=host,
         port=port,
         workers=workers if workers > 1 else None,

@@ -90,6 +90,7 @@ class Store(ABC):
         agent_id: str | None = None,
         status: str | None = None,
         session_id: str | None = None,
+        user_id: str | None = None,
         parent_run_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
@@ -106,6 +107,13 @@ class Store(ABC):
     @abstractmethod
     async def list_checkpoints(self, run_id: str) -> list[CheckpointRecord]:
         """In creation order."""
+
+    @abstractmethod
+    async def page_checkpoints(
+        self, run_id: str, *, limit: int, offset: int = 0
+    ) -> tuple[int, list[CheckpointRecord]]:
+        """A page of `list_checkpoints`: (how many the run has, the page); reads only the
+        page's records."""
 
     @abstractmethod
     async def mark_superseded(self, run_id: str, checkpoint_ids: Collection[str]) -> None: ...

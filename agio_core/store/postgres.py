@@ -108,6 +108,13 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         )""",
         "CREATE INDEX agio_control_run ON agio_control (run_id, id)",
     ),
+    # 2: runs carry the user they are for (SPEC §2), and are listed by it
+    (
+        "ALTER TABLE agio_runs ADD COLUMN user_id text",
+        "UPDATE agio_runs SET user_id = data->>'user_id' WHERE data->>'user_id' IS NOT NULL",
+        "CREATE INDEX agio_runs_user ON agio_runs (user_id, created_at DESC)"
+        " WHERE user_id IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -454,10 +461,11 @@ class PostgresStore(Store):
 
     _UPSERT_RUN: LiteralString = (
         "INSERT INTO agio_runs"
-        " (id, agent_id, session_id, status, parent_run_id, created_at, data)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)"
+        " (id, agent_id, session_id, user_id, status, parent_run_id, created_at, data)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
         " ON CONFLICT (id) DO UPDATE SET agent_id = EXCLUDED.agent_id,"
-        " session_id = EXCLUDED.session_id, status = EXCLUDED.status,"
+        " session_id = EXCLUDED.session_id, user_id = EXCLUDED.user_id,"
+        " status = EXCLUDED.status,"
         " parent_run_id = EXCLUDED.parent_run_id, created_at = EXCLUDED.created_at,"
         " data = EXCLUDED.data"
     )
@@ -468,6 +476,7 @@ class PostgresStore(Store):
             check_run_id(run.id),
             run.agent_id,
             run.session_id,
+            run.user_id,
             run.status,
             run.parent_run_id,
             run.created_at,
@@ -517,6 +526,7 @@ class PostgresStore(Store):
         agent_id: str | None = None,
         status: str | None = None,
         session_id: str | None = None,
+        user_id: str | None = None,
         parent_run_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
@@ -527,6 +537,7 @@ class PostgresStore(Store):
             ("agent_id", agent_id),
             ("status", status),
             ("session_id", session_id),
+            ("user_id", user_id),
             ("parent_run_id", parent_run_id),
         ):
             if value is not None:
@@ -576,6 +587,26 @@ class PostgresStore(Store):
             (check_run_id(run_id),),
         )
         return [CheckpointRecord.model_validate_json(row[0]) for row in rows]
+
+    async def page_checkpoints(
+        self, run_id: str, *, limit: int, offset: int = 0
+    ) -> tuple[int, list[CheckpointRecord]]:
+        check_run_id(run_id)
+        async with self._connection("list checkpoints") as conn, conn.transaction():
+            # One snapshot for both, so the total matches the page.
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor = await conn.execute(
+                "SELECT count(*) FROM agio_checkpoints WHERE run_id = %s", (run_id,)
+            )
+            total_row = await cursor.fetchone()
+            cursor = await conn.execute(
+                "SELECT data::text FROM agio_checkpoints WHERE run_id = %s"
+                " ORDER BY number LIMIT %s OFFSET %s",
+                (run_id, max(limit, 0), max(offset, 0)),
+            )
+            rows = await cursor.fetchall()
+        total = int(total_row[0]) if total_row else 0
+        return total, [CheckpointRecord.model_validate_json(row[0]) for row in rows]
 
     async def mark_superseded(self, run_id: str, checkpoint_ids: Collection[str]) -> None:
         ids = [check_checkpoint_id(c) for c in checkpoint_ids]

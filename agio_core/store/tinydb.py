@@ -45,7 +45,7 @@ from ._base import RunChanges, Store, parse_logged
 
 T = TypeVar("T")
 LOCK_TIMEOUT_S = 30.0
-INDEX_FIELDS = ("id", "agent_id", "session_id", "status", "created_at", "parent_run_id")
+INDEX_FIELDS = ("id", "agent_id", "session_id", "user_id", "status", "created_at", "parent_run_id")
 # Rewrite the run listing without its superseded lines once per this many appends.
 COMPACT_EVERY = 1000
 
@@ -327,6 +327,7 @@ class TinyDBStore(Store):
         agent_id: str | None = None,
         status: str | None = None,
         session_id: str | None = None,
+        user_id: str | None = None,
         parent_run_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
@@ -341,6 +342,8 @@ class TinyDBStore(Store):
                     (agent_id is None or entry["agent_id"] == agent_id)
                     and (status is None or entry["status"] == status)
                     and (session_id is None or entry["session_id"] == session_id)
+                    # Lines written before user_id existed have none.
+                    and (user_id is None or entry.get("user_id") == user_id)
                     and (parent_run_id is None or entry.get("parent_run_id") == parent_run_id)
                 ):
                     total += 1
@@ -374,14 +377,26 @@ class TinyDBStore(Store):
 
         return await self._io(read)
 
+    def _checkpoint_paths(self, run_id: str) -> list[Path]:
+        """The run's checkpoint files in creation order (listing names reads no file)."""
+        folder = self._run_dir(run_id) / "checkpoints"
+        if not folder.is_dir():
+            return []
+        return sorted(folder.glob("ck_*.json"), key=lambda p: checkpoint_number(p.stem))
+
+    @staticmethod
+    def _read_checkpoints(paths: list[Path]) -> list[CheckpointRecord]:
+        return [CheckpointRecord.model_validate(_read_json(p)) for p in paths]
+
     async def list_checkpoints(self, run_id: str) -> list[CheckpointRecord]:
-        def read() -> list[CheckpointRecord]:
-            folder = self._run_dir(run_id) / "checkpoints"
-            if not folder.is_dir():
-                return []
-            # Zero-padded numbers: name order is creation order.
-            paths = sorted(folder.glob("ck_*.json"), key=lambda p: checkpoint_number(p.stem))
-            return [CheckpointRecord.model_validate(_read_json(p)) for p in paths]
+        return await self._io(lambda: self._read_checkpoints(self._checkpoint_paths(run_id)))
+
+    async def page_checkpoints(
+        self, run_id: str, *, limit: int, offset: int = 0
+    ) -> tuple[int, list[CheckpointRecord]]:
+        def read() -> tuple[int, list[CheckpointRecord]]:
+            paths = self._checkpoint_paths(run_id)
+            return len(paths), self._read_checkpoints(paths[offset : offset + limit])
 
         return await self._io(read)
 

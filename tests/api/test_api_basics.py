@@ -36,6 +36,7 @@ def test_docs_redoc_and_openapi_are_served(client: httpx.Client) -> None:
         "/api/runs/{run_id}/resume": {"post"},
         "/api/runs/{run_id}/cancel": {"post"},
         "/api/runs/{run_id}/events": {"get"},
+        "/api/runs/{run_id}/stream-token": {"post"},
         "/api/runs/{run_id}/tree": {"get"},
         "/api/sessions/latest": {"get"},
         "/api/checkpoints/runs/{run_id}/checkpoints": {"get", "post"},
@@ -57,7 +58,11 @@ def test_openapi_documents_bodies_and_responses(client: httpx.Client) -> None:
     assert answers["application/json"]["schema"]["$ref"].endswith("/ChatResponse")
     assert "text/event-stream" in answers
     chat_request = schema["components"]["schemas"]["ChatRequest"]["properties"]
-    assert {"agent_id", "message", "stream", "session_id", "on_disconnect"} <= set(chat_request)
+    assert {"agent_id", "message", "stream", "session_id", "user_id", "on_disconnect"} <= set(
+        chat_request
+    )
+    events = schema["paths"]["/api/runs/{run_id}/events"]["get"]
+    assert "token" in {p["name"] for p in events["parameters"] if p["in"] == "query"}
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method} {path} has no summary"

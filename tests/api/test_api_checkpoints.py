@@ -19,7 +19,7 @@ def _finished_run(client: httpx.Client, message: str = "What is 12*7?") -> dict[
 
 def test_list_get_and_create_checkpoints(client: httpx.Client) -> None:
     run = _finished_run(client)
-    listed = client.get(f"/api/checkpoints/runs/{run['id']}/checkpoints").json()
+    listed = client.get(f"/api/checkpoints/runs/{run['id']}/checkpoints").json()["items"]
     assert [c["step"] for c in listed] == [0, 1, 2]
     assert all("messages" not in c and c["run_id"] == run["id"] for c in listed)
     assert listed[-1]["id"] == run["last_checkpoint_id"]
@@ -43,7 +43,7 @@ def test_list_get_and_create_checkpoints(client: httpx.Client) -> None:
 
 def test_fork_in_the_background_leaves_the_source_alone(client: httpx.Client) -> None:
     run = _finished_run(client)
-    first = client.get(f"/api/checkpoints/runs/{run['id']}/checkpoints").json()[0]
+    first = client.get(f"/api/checkpoints/runs/{run['id']}/checkpoints").json()["items"][0]
     forked = client.post(
         f"/api/checkpoints/{first['id']}/fork",
         json={"modifications": {"modified_query": "What is 6*7?"}},
@@ -61,7 +61,7 @@ def test_fork_in_the_background_leaves_the_source_alone(client: httpx.Client) ->
     assert tree["run_id"] == run["id"]
     assert [c["run_id"] for c in tree["children"]] == [body["run_id"]]
 
-    theirs = client.get(f"/api/checkpoints/runs/{body['run_id']}/checkpoints").json()[-1]
+    theirs = client.get(f"/api/checkpoints/runs/{body['run_id']}/checkpoints").json()["items"][-1]
     diff = client.get(f"/api/checkpoints/{run['last_checkpoint_id']}/diff/{theirs['id']}")
     assert diff.status_code == 200
     assert diff.json()["common_prefix"] == 1  # the system prompt
@@ -70,7 +70,7 @@ def test_fork_in_the_background_leaves_the_source_alone(client: httpx.Client) ->
 
 def test_fork_and_restore_can_stream_the_continuation(client: httpx.Client) -> None:
     run = _finished_run(client)
-    checkpoints = client.get(f"/api/checkpoints/runs/{run['id']}/checkpoints").json()
+    checkpoints = client.get(f"/api/checkpoints/runs/{run['id']}/checkpoints").json()["items"]
     events = stream_events(
         client,
         "POST",
@@ -91,7 +91,7 @@ def test_fork_and_restore_can_stream_the_continuation(client: httpx.Client) -> N
     assert rewound[0]["type"] == "run_resumed"
     assert rewound[0]["seq"] == source_events[-1]["seq"] + 1
     assert rewound[-1]["type"] == "run_completed"
-    after = client.get(f"/api/checkpoints/runs/{run['id']}/checkpoints").json()
+    after = client.get(f"/api/checkpoints/runs/{run['id']}/checkpoints").json()["items"]
     assert [c["superseded"] for c in after[: len(checkpoints)]] == [False, True, True]
 
 
@@ -147,3 +147,25 @@ def test_a_running_run_cannot_be_rewound_or_checkpointed(client: httpx.Client) -
         assert manual.status_code == 409
     finally:
         client.post(f"/api/runs/{run_id}/cancel")
+
+
+def test_the_checkpoint_listing_is_paginated_like_the_seeds(client: httpx.Client) -> None:
+    run = _finished_run(client)
+    path = f"/api/checkpoints/runs/{run['id']}/checkpoints"
+    for number in range(20):
+        made = client.post(path, json={"description": f"manual {number}"})
+        assert made.status_code == 201, made.text
+    page = client.get(path).json()
+    assert set(page) == {"total", "items", "limit", "offset"}
+    assert (page["total"], page["limit"], page["offset"]) == (23, 20, 0)
+    first_ids = [c["id"] for c in page["items"]]
+    assert [c["step"] for c in page["items"][:3]] == [0, 1, 2] and len(first_ids) == 20
+    rest = client.get(path, params={"limit": 5, "offset": 20}).json()
+    assert (rest["total"], rest["limit"], rest["offset"]) == (23, 5, 20)
+    assert [c["description"] for c in rest["items"]] == ["manual 17", "manual 18", "manual 19"]
+    assert rest["items"][-1]["id"] == run["last_checkpoint_id"].replace("_0002", "_0022")
+    assert client.get(path, params={"offset": 99}).json()["items"] == []
+    for bad in ({"limit": 0}, {"limit": 1001}, {"offset": -1}, {"limit": "٣"}, {"limit": "x"}):
+        answer = client.get(path, params=bad)
+        assert answer.status_code == 422, (bad, answer.text)
+    assert client.get("/api/checkpoints/runs/run_0123456789abcdef/checkpoints").status_code == 404

@@ -146,7 +146,7 @@ async def test_pause_resume_cancel(remote: RemoteAgio) -> None:
 
 async def test_checkpoints(remote: RemoteAgio) -> None:
     run = await remote.chat("quick", "What is 9*9?")
-    summaries = await remote.list_checkpoints(run.id)
+    summaries = (await remote.list_checkpoints(run.id)).items
     assert all(isinstance(c, CheckpointSummary) for c in summaries)
     checkpoint = await remote.get_checkpoint(summaries[1].id)
     assert (
@@ -194,3 +194,18 @@ async def test_an_unreachable_server_is_a_clear_error() -> None:
     async with RemoteAgio(f"http://127.0.0.1:{free_port()}") as nowhere:
         with pytest.raises(ServerError, match="cannot reach"):
             await nowhere.list_agents()
+
+
+async def test_user_id_and_checkpoint_pages(remote: RemoteAgio) -> None:
+    user = "remote-user «ü»"
+    run = await remote.chat("quick", "What is 9*9?", user_id=user)
+    assert run.user_id == user
+    handle = await remote.start_chat("quick", "What is 2*3?", user_id=user)
+    assert (await handle.wait()).user_id == user
+    page = await remote.list_runs(user_id=user)
+    assert page.total == 2 and {r.id for r in page.items} == {run.id, handle.run_id}
+    with pytest.raises(InvalidInputError, match="user_id"):
+        await remote.chat("quick", "hi", user_id="two\nlines")
+    checkpoints = await remote.list_checkpoints(run.id, limit=2, offset=1)
+    assert isinstance(checkpoints, Page) and (checkpoints.total, checkpoints.offset) == (3, 1)
+    assert [c.step for c in checkpoints.items] == [1, 2]

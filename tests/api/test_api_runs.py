@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
+import pytest
 from api_helpers import (
     LONG_MESSAGE,
     STEPPER_ANSWER,
@@ -179,3 +182,41 @@ def test_run_control_errors(client: httpx.Client) -> None:
     assert client.post(f"/api/runs/{done}/cancel").status_code == 409
     assert client.post(f"/api/runs/{done}/cancel", json={"why": "x"}).status_code == 422
     assert client.post(f"/api/runs/{done}/pause?wait=-1").status_code == 422
+
+
+def test_user_id_is_stored_sent_and_filtered(client: httpx.Client) -> None:
+    user = f"ana+{uuid.uuid4().hex[:8]}@example.com «ü»"
+    events = stream_events(
+        client, "POST", "/api/chat", json={"agent_id": "quick", "message": "hi", "user_id": user}
+    )
+    assert events[0]["type"] == "run_started"
+    assert (events[0].get("user_id") or events[0].get("data", {}).get("user_id")) == user
+    run_id = events[0]["run_id"]
+    assert client.get(f"/api/runs/{run_id}").json()["user_id"] == user
+    answer = client.post(
+        "/api/chat", json={"agent_id": "quick", "message": "hi", "user_id": user, "stream": False}
+    )
+    assert answer.status_code == 200, answer.text
+    started = client.post("/api/runs", json={"agent_id": "quick", "message": "x", "user_id": user})
+    assert started.status_code == 201 and started.json()["user_id"] == user
+    client.post("/api/chat", json={"agent_id": "quick", "message": "someone else", "stream": False})
+
+    page = client.get("/api/runs", params={"user_id": user}).json()
+    assert page["total"] == 3 and {r["user_id"] for r in page["items"]} == {user}
+    assert run_id in {r["id"] for r in page["items"]}
+    assert client.get("/api/runs", params={"user_id": user[:-1]}).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "user_id", ["", "   ", "a\nb", "tab\there", "nul\x00", "\x7f", "\u2028", "x" * 257]
+)
+def test_bad_user_ids_are_422(client: httpx.Client, user_id: str) -> None:
+    chat = client.post("/api/chat", json={"agent_id": "quick", "message": "hi", "user_id": user_id})
+    assert chat.status_code == 422, chat.text
+    assert client.get("/api/runs", params={"user_id": user_id}).status_code == 422
+
+
+def test_a_lone_surrogate_user_id_is_422(client: httpx.Client) -> None:
+    body = b'{"agent_id": "quick", "message": "hi", "user_id": "\\ud800"}'
+    answer = client.post("/api/chat", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text

@@ -24,6 +24,9 @@ def test_list_and_show(cli: Cli) -> None:
         (checkpoint(run_id, 2), "2", "auto", "5"),
     ]
     assert cli.ok("checkpoints", "list", run_id, "-q").split() == [r[0] for r in rows]
+    page = cli.json("checkpoints", "list", run_id, "--limit", "1", "--offset", "1")
+    assert (page["total"], page["limit"], page["offset"]) == (3, 1, 1)
+    assert [c["id"] for c in page["items"]] == [checkpoint(run_id, 1)]
     shown = cli.ok("checkpoints", "show", checkpoint(run_id, 2), "--messages")
     assert f"run: {run_id}\nstep: 2\n" in shown and "model: offline/demo" in shown
     assert shown.endswith(
@@ -42,7 +45,7 @@ def test_manual_checkpoint(cli: Cli) -> None:
     run_id = calculator_run(cli)
     created = cli.ok("checkpoints", "create", run_id, "-d", "before the big change").strip()
     assert created == checkpoint(run_id, 3)
-    summaries = cli.json("checkpoints", "list", run_id)
+    summaries = cli.json("checkpoints", "list", run_id)["items"]
     assert summaries[-1]["kind"] == "manual"
     assert summaries[-1]["description"] == "before the big change"
 
@@ -77,7 +80,7 @@ def test_restore_in_place_rewinds_the_run(cli: Cli) -> None:
     parsed = [json.loads(line) for line in events.splitlines()]
     assert {e["run_id"] for e in parsed} == {run_id}
     assert parsed[0]["type"] == "run_resumed" and parsed[-1]["type"] == "run_completed"
-    superseded = [s["superseded"] for s in cli.json("checkpoints", "list", run_id)]
+    superseded = [s["superseded"] for s in cli.json("checkpoints", "list", run_id)["items"]]
     assert superseded[:3] == [False, True, True] and not any(superseded[3:])
 
 

@@ -15,7 +15,7 @@ async def arithmetic_run(agio: Agio) -> Run:
 
 async def test_a_checkpoint_after_every_step(agio: Agio) -> None:
     run = await arithmetic_run(agio)
-    summaries = await agio.list_checkpoints(run.id)
+    summaries = (await agio.list_checkpoints(run.id)).items
     # step 0 (before the first model call), step 1 (tool call), step 2 (the answer)
     assert [(c.step, c.kind, c.message_count) for c in summaries] == [
         (0, "auto", 2),
@@ -43,7 +43,7 @@ async def test_a_checkpoint_after_every_step(agio: Agio) -> None:
 
 async def test_fork_with_modifications_leaves_source_untouched(agio: Agio) -> None:
     run = await arithmetic_run(agio)
-    first = (await agio.list_checkpoints(run.id))[0]
+    first = (await agio.list_checkpoints(run.id)).items[0]
     handle = await agio.fork_checkpoint(
         first.id,
         modifications={"modified_query": "count to 3", "system_prompt": "Count well."},
@@ -55,7 +55,7 @@ async def test_fork_with_modifications_leaves_source_untouched(agio: Agio) -> No
         first.id,
         "count to 3",
     )
-    fork_checkpoints = await agio.list_checkpoints(fork.id)
+    fork_checkpoints = (await agio.list_checkpoints(fork.id)).items
     assert fork_checkpoints[0].kind == "fork"
     assert fork_checkpoints[0].parent_checkpoint_id == first.id
     state = await agio.get_checkpoint(fork_checkpoints[-1].id)
@@ -63,12 +63,12 @@ async def test_fork_with_modifications_leaves_source_untouched(agio: Agio) -> No
     assert state.agent.system_prompt == "Count well."
     # The source run is exactly as it was.
     assert (await agio.get_run(run.id)).response == "12*7 = 84."
-    assert len(await agio.list_checkpoints(run.id)) == 3
+    assert len((await agio.list_checkpoints(run.id)).items) == 3
 
 
 async def test_continuing_from_a_final_answer_regenerates_it(agio: Agio) -> None:
     run = await arithmetic_run(agio)
-    last = (await agio.list_checkpoints(run.id))[-1]
+    last = (await agio.list_checkpoints(run.id)).items[-1]
     fork = await (await agio.fork_checkpoint(last.id)).wait()
     assert fork.response == "12*7 = 84."
     assert fork.metrics.steps == 1  # one new model call, the tool result was reused
@@ -76,14 +76,14 @@ async def test_continuing_from_a_final_answer_regenerates_it(agio: Agio) -> None
 
 async def test_restore_in_place_supersedes_later_checkpoints(agio: Agio) -> None:
     run = await arithmetic_run(agio)
-    before = await agio.list_checkpoints(run.id)
+    before = (await agio.list_checkpoints(run.id)).items
     handle = await agio.restore_checkpoint(
         before[0].id, create_new_run=False, modifications={"modified_query": "count to 2"}
     )
     assert handle.run_id == run.id
     rewound = await handle.wait()
     assert rewound.status == "completed" and rewound.response == "1 2."
-    after = await agio.list_checkpoints(run.id)
+    after = (await agio.list_checkpoints(run.id)).items
     assert [c.id for c in after[: len(before)]] == [c.id for c in before]  # nothing deleted
     assert [c.superseded for c in after] == [False, True, True, False, False]
     assert after[3].kind == "fork" and after[3].parent_checkpoint_id == before[0].id
@@ -94,7 +94,7 @@ async def test_restore_in_place_supersedes_later_checkpoints(agio: Agio) -> None
 
 async def test_restore_as_new_run(agio: Agio) -> None:
     run = await arithmetic_run(agio)
-    first = (await agio.list_checkpoints(run.id))[0]
+    first = (await agio.list_checkpoints(run.id)).items[0]
     new = await (await agio.restore_checkpoint(first.id, create_new_run=True)).wait()
     assert new.id != run.id and new.parent_run_id == run.id
     assert new.response == "12*7 = 84."
@@ -102,7 +102,7 @@ async def test_restore_as_new_run(agio: Agio) -> None:
 
 async def test_modifications_are_checked(agio: Agio) -> None:
     run = await arithmetic_run(agio)
-    first = (await agio.list_checkpoints(run.id))[0]
+    first = (await agio.list_checkpoints(run.id)).items[0]
     with pytest.raises(InvalidInputError, match="temperature: unknown field"):
         await agio.fork_checkpoint(first.id, modifications={"temperature": 0.5})
     with pytest.raises(InvalidInputError, match="unknown model"):
@@ -128,17 +128,17 @@ async def test_manual_checkpoint(agio: Agio) -> None:
         2,
     )
     full = await agio.get_checkpoint(manual.id)
-    last_auto = await agio.get_checkpoint((await agio.list_checkpoints(run.id))[-2].id)
+    last_auto = await agio.get_checkpoint((await agio.list_checkpoints(run.id)).items[-2].id)
     assert full.messages == last_auto.messages
 
 
 async def test_tree_and_diff(agio: Agio) -> None:
     run = await arithmetic_run(agio)
-    first = (await agio.list_checkpoints(run.id))[0]
+    first = (await agio.list_checkpoints(run.id)).items[0]
     fork_a = await (
         await agio.fork_checkpoint(first.id, modifications={"modified_query": "count to 2"})
     ).wait()
-    a_first = (await agio.list_checkpoints(fork_a.id))[-1]
+    a_first = (await agio.list_checkpoints(fork_a.id)).items[-1]
     fork_b = await (await agio.fork_checkpoint(a_first.id)).wait()
 
     tree = await agio.checkpoint_tree(fork_b.id)  # any run of the tree finds the root
@@ -146,7 +146,7 @@ async def test_tree_and_diff(agio: Agio) -> None:
     assert [c.run_id for c in tree.children] == [fork_a.id]
     assert [c.run_id for c in tree.children[0].children] == [fork_b.id]
 
-    original_end = (await agio.list_checkpoints(run.id))[-1]
+    original_end = (await agio.list_checkpoints(run.id)).items[-1]
     diff = await agio.diff_checkpoints(original_end.id, a_first.id)
     assert diff.common_prefix == 1
     assert diff.only_in_b == [
@@ -176,7 +176,7 @@ async def test_sessions_chain_runs(agio: Agio) -> None:
     assert second.response == "Your name is Ada."
     # The new run's first checkpoint stores only what is new, not the session's history.
     assert second.last_checkpoint_id is not None
-    start = (await agio.list_checkpoints(second.id))[0]
+    start = (await agio.list_checkpoints(second.id)).items[0]
     record = await agio.store.get_checkpoint(start.id)
     assert record is not None and record.new_messages == [
         {"role": "user", "content": "What is my name?"}

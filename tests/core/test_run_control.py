@@ -116,7 +116,7 @@ async def test_sigkill_leaves_an_interrupted_resumable_run(agio: Agio, home: Pat
     run_id = doomed.stdout.readline().strip()
 
     async def has_progress() -> bool:
-        return len(await agio.list_checkpoints(run_id)) >= 4
+        return len((await agio.list_checkpoints(run_id)).items) >= 4
 
     await wait_until(has_progress)
     doomed.send_signal(signal.SIGKILL)
@@ -125,7 +125,7 @@ async def test_sigkill_leaves_an_interrupted_resumable_run(agio: Agio, home: Pat
     assert await agio.interrupt_orphans() == [run_id]  # what a server's sweeper finds
     run = await agio.get_run(run_id)  # the store opens and says what happened
     assert run.status == "interrupted"
-    checkpoints = await agio.list_checkpoints(run_id)
+    checkpoints = (await agio.list_checkpoints(run_id)).items
     assert len(checkpoints) >= 4
     assert [r.id for r in (await agio.list_runs(status="interrupted")).items] == [run_id]
 

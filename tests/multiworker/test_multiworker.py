@@ -254,7 +254,9 @@ async def test_restore_and_fork_through_any_worker(served: AgioServer) -> None:
         )
         assert done.status_code == 200 and done.json()["status"] == "completed", done.text
         run_id = done.json()["run_id"]
-        checkpoints = (await client.get(f"/api/checkpoints/runs/{run_id}/checkpoints")).json()
+        checkpoints = (await client.get(f"/api/checkpoints/runs/{run_id}/checkpoints")).json()[
+            "items"
+        ]
         assert len(checkpoints) >= EXPRESSIONS
 
         forks = await asyncio.gather(
@@ -284,7 +286,7 @@ async def test_restore_and_fork_through_any_worker(served: AgioServer) -> None:
         rest = await join(client, run_id, first_seq - 1)
         assert rest[0]["seq"] == first_seq and rest[-1]["type"] == "run_completed"
         assert_answers(3, (await client.get(f"/api/runs/{run_id}")).json()["response"])
-        after = (await client.get(f"/api/checkpoints/runs/{run_id}/checkpoints")).json()
+        after = (await client.get(f"/api/checkpoints/runs/{run_id}/checkpoints")).json()["items"]
         assert any(c["superseded"] for c in after)
         tree = (await client.get(f"/api/runs/{run_id}/tree")).json()
         assert len(tree["children"]) == 4

@@ -70,7 +70,7 @@ def secured(
         paused = client.post("/api/runs", json={"agent_id": "slow", "message": question})
         paused_id = paused.json()["id"]
         assert client.post(f"/api/runs/{paused_id}/pause").json()["status"] == "paused"
-        checkpoints = client.get(f"/api/checkpoints/runs/{paused_id}/checkpoints").json()
+        checkpoints = client.get(f"/api/checkpoints/runs/{paused_id}/checkpoints").json()["items"]
         ids = {
             "agent_id": "slow",
             "run_id": paused_id,
@@ -162,7 +162,9 @@ def test_keys_never_leak(
         for run in runs:
             call("GET", f"/api/runs/{run['id']}")
             call("GET", f"/api/runs/{run['id']}/events", params={"follow": "false"})
-            for checkpoint in call("GET", f"/api/checkpoints/runs/{run['id']}/checkpoints").json():
+            for checkpoint in call("GET", f"/api/checkpoints/runs/{run['id']}/checkpoints").json()[
+                "items"
+            ]:
                 call("GET", f"/api/checkpoints/{checkpoint['id']}")
         call("GET", "/api/agents")
         call("GET", "/openapi.json")

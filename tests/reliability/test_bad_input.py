@@ -325,7 +325,7 @@ def schemathesis_config(client: httpx.Client, folder: Path) -> Path:
     checkpoint_ids = [
         c["id"]
         for run_id in run_ids
-        for c in client.get(f"/api/checkpoints/runs/{run_id}/checkpoints").json()
+        for c in client.get(f"/api/checkpoints/runs/{run_id}/checkpoints").json()["items"]
     ]
     agent_ids = [a["id"] for a in client.get("/api/agents").json()["items"]]
 

@@ -98,7 +98,9 @@ async def check_after_crash(agent_id: str, settings: Settings, seen: Acknowledge
             checkpoint = await agio.get_checkpoint(checkpoint_id)
             assert (checkpoint.run_id, checkpoint.step) == (run_id, step), SEED
             assert checkpoint.messages[0]["role"] == "system"
-            assert checkpoint_id in {c.id for c in await agio.list_checkpoints(run_id)}
+            assert checkpoint_id in {
+                c.id for c in (await agio.list_checkpoints(run_id, limit=1000)).items
+            }
         interrupted = [r.id for r in runs if r.status == "interrupted"]
         print(
             f"{agent_id}: {len(interrupted)} of {len(runs)} runs interrupted, "
@@ -245,7 +247,7 @@ async def test_sigkill_agio_serve(
         while len(seen.checkpoints) < kill_after:
             for run_id in run_ids:
                 run = client.get(f"/api/runs/{run_id}").json()
-                listed = client.get(f"/api/checkpoints/runs/{run_id}/checkpoints").json()
+                listed = client.get(f"/api/checkpoints/runs/{run_id}/checkpoints").json()["items"]
                 seen.checkpoints.update({c["id"]: (run_id, c["step"]) for c in listed})
                 if run["status"] == "completed":
                     seen.finished.add(run_id)

@@ -39,7 +39,7 @@ async def snapshot(agio: Agio) -> dict[str, Any]:
     runs = (await agio.list_runs(limit=100)).items
     checkpoints = {}
     for run in runs:
-        for summary in await agio.list_checkpoints(run.id):
+        for summary in (await agio.list_checkpoints(run.id, limit=1000)).items:
             checkpoints[summary.id] = (await agio.get_checkpoint(summary.id)).model_dump()
     return {
         "agents": [
@@ -130,7 +130,7 @@ async def test_cli_says_disk_full_in_one_line(full_home: Path, tmp_path: Path) -
 
 async def wait_for_checkpoints(agio: Agio, run_id: str, count: int) -> None:
     for _ in range(400):
-        if len(await agio.list_checkpoints(run_id)) >= count:
+        if len((await agio.list_checkpoints(run_id, limit=1000)).items) >= count:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"run {run_id} did not reach {count} checkpoints")
@@ -143,7 +143,9 @@ async def test_disk_fills_up_mid_run(full_home: Path) -> None:
         await agio.create_agent(STEPPER)
         handle = await agio.start_chat("stepper", LONG_QUESTION)
         await wait_for_checkpoints(agio, handle.run_id, 3)
-        acknowledged = {c.id for c in await agio.list_checkpoints(handle.run_id)}
+        acknowledged = {
+            c.id for c in (await agio.list_checkpoints(handle.run_id, limit=1000)).items
+        }
         filler = fill_disk(full_home.parent)
         run = await asyncio.wait_for(handle.wait(), 30)
         # Its end could not be recorded either: it is left as stored, resumable.
@@ -152,7 +154,7 @@ async def test_disk_fills_up_mid_run(full_home: Path) -> None:
         # Readable while the disk is still full.
         stored = await agio.get_run(handle.run_id)
         assert stored.status in {"failed", "interrupted"}, stored
-        listed = {c.id for c in await agio.list_checkpoints(handle.run_id)}
+        listed = {c.id for c in (await agio.list_checkpoints(handle.run_id, limit=1000)).items}
         assert acknowledged <= listed
         for checkpoint_id in listed:
             await agio.get_checkpoint(checkpoint_id)

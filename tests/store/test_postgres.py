@@ -36,6 +36,36 @@ async def test_workers_starting_together_create_the_schema_once(postgres_url: st
     assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
 
+async def test_a_version_1_database_is_migrated_with_its_runs(postgres_url: str) -> None:
+    """Runs written before user_id existed are kept, listed, and get user_id on change."""
+    from agio_core.store.postgres import MIGRATIONS
+
+    old = Run(id=new_run_id(), agent_id="a", session_id="s", input="from version 1")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE agio_schema_version (version integer PRIMARY KEY,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO agio_schema_version (version) VALUES (1)")
+        conn.execute(
+            "INSERT INTO agio_runs (id, agent_id, session_id, status, created_at, data)"
+            " VALUES (%s, 'a', 's', 'running', now(), %s::jsonb)",
+            (old.id, old.model_dump_json(exclude={"user_id"})),
+        )
+    store = PostgresStore(postgres_url)
+    await store.open()
+    try:
+        assert (await store.get_run(old.id)) == old
+        assert (await store.list_runs())[0] == 1
+        assert (await store.list_runs(user_id="u"))[0] == 0
+        await store.transition_run(old.id, {"running"}, {"user_id": "u"})
+        assert [r.id for r in (await store.list_runs(user_id="u"))[1]] == [old.id]
+    finally:
+        await store.close()
+
+
 async def test_a_newer_schema_is_refused(postgres_url: str) -> None:
     store = PostgresStore(postgres_url)
     await store.open()
@@ -115,7 +145,7 @@ async def test_facade_across_two_processes_worth_of_stores(
         types = [e.type for e in events]
         assert types.count("run_paused") == 1 and types.count("run_resumed") == 1
         assert types[-1] == "run_completed"
-        checkpoints = await a.list_checkpoints(handle.run_id)
+        checkpoints = (await a.list_checkpoints(handle.run_id)).items
         fork = await a.fork_checkpoint(
             checkpoints[0].id, modifications={"model_params": {"delay_ms": 0}}
         )

@@ -273,6 +273,34 @@ async def test_list_runs_filters(store: Store) -> None:
     assert ids(await store.list_runs(agent_id="nobody")) == (0, [])
 
 
+async def test_list_runs_by_user(store: Store) -> None:
+    start = utcnow()
+    runs = [
+        make_run(user_id="ana@example.com", created_at=start),
+        make_run(user_id="org/42 «ü»", created_at=start + timedelta(seconds=1)),
+        make_run(created_at=start + timedelta(seconds=2)),
+        make_run(user_id="ana@example.com", status="completed", created_at=start + timedelta(3)),
+    ]
+    for run in runs:
+        await store.create_run(run)
+    # A status change rewrites the listing entry: the user must stay on it.
+    await store.transition_run(runs[0].id, {"running"}, {"status": "paused"})
+
+    def ids(found: tuple[int, list[Run]]) -> tuple[int, list[str]]:
+        return found[0], [r.id for r in found[1]]
+
+    assert ids(await store.list_runs(user_id="ana@example.com")) == (2, [runs[3].id, runs[0].id])
+    assert ids(await store.list_runs(user_id="ana@example.com", status="paused")) == (
+        1,
+        [runs[0].id],
+    )
+    assert ids(await store.list_runs(user_id="org/42 «ü»")) == (1, [runs[1].id])
+    assert ids(await store.list_runs(user_id="ana")) == (0, [])
+    assert (await store.list_runs(limit=10))[0] == 4
+    stored = await store.get_run(runs[1].id)
+    assert stored is not None and stored.user_id == "org/42 «ü»"
+
+
 # checkpoints
 
 
@@ -346,6 +374,25 @@ async def test_list_checkpoints_in_creation_order(store: Store) -> None:
         checkpoint_id(run.id, n) for n in numbers
     ]
     assert await store.list_checkpoints(new_run_id()) == []
+
+
+async def test_page_checkpoints_counts_all_and_reads_the_page(store: Store) -> None:
+    run, other = make_run(), make_run()
+    await store.create_run(run)
+    await store.create_run(other)
+    numbers = [*range(12), 10_000]
+    records = [record(run.id, n) for n in numbers]
+    for item in reversed(records):  # written out of order: the page is still by number
+        await store.put_checkpoint(item)
+    others = [record(other.id, 0)]
+    await store.put_checkpoint(others[0])
+    assert await store.page_checkpoints(run.id, limit=20) == (13, records)
+    assert await store.page_checkpoints(run.id, limit=5) == (13, records[:5])
+    assert await store.page_checkpoints(run.id, limit=5, offset=10) == (13, records[10:])
+    assert await store.page_checkpoints(run.id, limit=5, offset=13) == (13, [])
+    assert await store.page_checkpoints(run.id, limit=0) == (13, [])
+    assert await store.page_checkpoints(other.id, limit=20) == (1, others)
+    assert await store.page_checkpoints(new_run_id(), limit=20) == (0, [])
 
 
 async def test_mark_superseded(store: Store) -> None:

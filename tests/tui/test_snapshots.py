@@ -42,7 +42,7 @@ async def _history(settings: Settings) -> None:
             }
         )
         run = await agio.chat("quick", "count to 12")
-        checkpoint = (await agio.list_checkpoints(run.id))[-1]
+        checkpoint = (await agio.list_checkpoints(run.id)).items[-1]
         handle = await agio.fork_checkpoint(
             checkpoint.id, modifications={"system_prompt": "Talk like a pirate."}
         )

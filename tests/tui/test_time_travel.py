@@ -35,7 +35,7 @@ async def test_fork_with_new_system_prompt_streams_a_new_run(agio: Agio) -> None
         await send(pilot, "hello there")
         await wait_for(pilot, lambda: chat.run_status == "completed", what="first run")
         source = chat.run_id or ""
-        source_checkpoints = await agio.list_checkpoints(source)
+        source_checkpoints = (await agio.list_checkpoints(source)).items
 
         runs = await open_runs(pilot)
         assert runs.target_run_id == source
@@ -62,7 +62,7 @@ async def test_fork_with_new_system_prompt_streams_a_new_run(agio: Agio) -> None
         fork = await agio.get_run(fork_id)
         assert (fork.parent_run_id, fork.from_checkpoint_id) == (source, last)
         assert fork.response == view.answer
-        assert await agio.list_checkpoints(source) == source_checkpoints  # source untouched
+        assert (await agio.list_checkpoints(source)).items == source_checkpoints  # source untouched
         tree = await agio.checkpoint_tree(source)
         assert [child.run_id for child in tree.children] == [fork_id]
 
@@ -97,5 +97,5 @@ async def test_rewind_in_place_with_edited_query(agio: Agio) -> None:
         assert (rewound.message, rewound.answer) == ("What is 6*7?", "6*7 = 42.")
         run = await agio.get_run(run_id)
         assert run.response == "6*7 = 42."
-        checkpoints = await agio.list_checkpoints(run_id)
+        checkpoints = (await agio.list_checkpoints(run_id)).items
         assert any(c.superseded for c in checkpoints)

@@ -20,6 +20,8 @@ from .fork import ForkModal, ForkRequest
 
 REFRESH_EVERY_S = 2.0
 RUNS_SHOWN = 100
+# The API pages at most this many; a longer run shows its first 1,000 steps.
+CHECKPOINTS_SHOWN = 1000
 
 
 def _fingerprint(runs: list[Run]) -> list[tuple[str, str, int]]:
@@ -109,7 +111,7 @@ class RunsScreen(AgioScreen):
             return
         agio = self.agio_app.agio
         with reported(self, "Checkpoints"):
-            checkpoints = await agio.list_checkpoints(run.id)
+            checkpoints = (await agio.list_checkpoints(run.id, limit=CHECKPOINTS_SHOWN)).items
             tree = await agio.checkpoint_tree(run.id)
             self.timeline.show(checkpoints)
             self.query_one(ForkTree).show(tree, current=run.id)

@@ -23,9 +23,13 @@ router = APIRouter(tags=["chat"])
 )
 async def chat(agio: AgioDep, body: ChatRequest) -> ChatResponse | Response:
     if body.stream:
-        handle = await agio.start_chat(body.agent_id, body.message, session_id=body.session_id)
+        handle = await agio.start_chat(
+            body.agent_id, body.message, session_id=body.session_id, user_id=body.user_id
+        )
         return event_stream(agio, handle.run_id, on_disconnect=body.on_disconnect)
-    run = await agio.chat(body.agent_id, body.message, session_id=body.session_id)
+    run = await agio.chat(
+        body.agent_id, body.message, session_id=body.session_id, user_id=body.user_id
+    )
     return ChatResponse(
         run_id=run.id, response=run.response, metrics=run.metrics, status=run.status
     )

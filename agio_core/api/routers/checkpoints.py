@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from ...checkpoints import Checkpoint, CheckpointSummary, MessageDiff
-from ...service import Agio, RunHandle
+from ...service import Agio, Page, RunHandle
 from ..deps import AgioDep
 from ..errors import error_responses
 from ..schemas import CheckpointCreate, ContinuationOut, ForkRequest, RestoreRequest, run_out
@@ -19,12 +20,18 @@ CONTINUATION_RESPONSES = {**SSE_RESPONSE, **error_responses(401, 404, 409, 413, 
 
 @router.get(
     "/runs/{run_id}/checkpoints",
-    response_model=list[CheckpointSummary],
-    responses=error_responses(401, 404),
+    response_model=Page[CheckpointSummary],
+    responses=error_responses(401, 404, 422),
     summary="List a run's checkpoints",
+    description="Oldest first, a page at a time; `total` is how many the run has.",
 )
-async def list_checkpoints(agio: AgioDep, run_id: str) -> list[CheckpointSummary]:
-    return await agio.list_checkpoints(run_id)
+async def list_checkpoints(
+    agio: AgioDep,
+    run_id: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[CheckpointSummary]:
+    return await agio.list_checkpoints(run_id, limit=limit, offset=offset)
 
 
 @router.post(

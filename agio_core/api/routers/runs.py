@@ -1,20 +1,17 @@
-"""Runs: list, get, start, pause / resume / cancel, their event stream and fork tree."""
+"""Runs: list, get, start, pause / resume / cancel, and their fork tree."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
-from sse_starlette import EventSourceResponse
+from fastapi import APIRouter, Query
 
 from ...checkpoints import TreeNode
-from ...errors import InvalidInputError
 from ...runs import RunStatus
 from ...service import Page
 from ..deps import AgioDep
 from ..errors import error_responses
-from ..schemas import CancelRequest, RunOut, RunStartRequest, run_out
-from ..sse import SSE_RESPONSE, event_stream
+from ..schemas import CancelRequest, RunOut, RunStartRequest, UserId, run_out
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -30,11 +27,17 @@ async def list_runs(
     agent_id: str | None = None,
     status: RunStatus | None = None,
     session_id: str | None = None,
+    user_id: Annotated[UserId, Query(description="Only this user's runs.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[RunOut]:
     page = await agio.list_runs(
-        agent_id=agent_id, status=status, session_id=session_id, limit=limit, offset=offset
+        agent_id=agent_id,
+        status=status,
+        session_id=session_id,
+        user_id=user_id,
+        limit=limit,
+        offset=offset,
     )
     return Page[RunOut](
         total=page.total, items=[run_out(r) for r in page.items], limit=limit, offset=offset
@@ -51,7 +54,9 @@ async def list_runs(
     "`/api/runs/{run_id}/events`.",
 )
 async def start_run(agio: AgioDep, body: RunStartRequest) -> RunOut:
-    handle = await agio.start_chat(body.agent_id, body.message, session_id=body.session_id)
+    handle = await agio.start_chat(
+        body.agent_id, body.message, session_id=body.session_id, user_id=body.user_id
+    )
     return run_out(await agio.get_run(handle.run_id))
 
 
@@ -103,35 +108,6 @@ async def cancel_run(
 ) -> RunOut:
     reason = (body or CancelRequest()).reason
     return run_out(await agio.cancel_run(run_id, reason=reason, wait=wait))
-
-
-def _replay_point(last_event_id: str | None, after_seq: int) -> int:
-    if last_event_id is None or not last_event_id.strip():
-        return after_seq
-    if not last_event_id.strip().isdigit():
-        raise InvalidInputError("Last-Event-ID: must be an event seq (a whole number)")
-    return int(last_event_id)
-
-
-@router.get(
-    "/{run_id}/events",
-    response_class=EventSourceResponse,
-    responses={**SSE_RESPONSE, **error_responses(401, 404, 422)},
-    summary="Join a run's event stream (extension)",
-    description="Replays the run's events after `Last-Event-ID` (header, as sent by a "
-    "reconnecting browser `EventSource`) or `after_seq`, then follows a live run until it "
-    "ends or pauses.",
-)
-async def run_events(
-    agio: AgioDep,
-    run_id: str,
-    after_seq: Annotated[int, Query(ge=0, description="Replay events after this seq.")] = 0,
-    follow: Annotated[bool, Query(description="Wait for the events still to come.")] = True,
-    last_event_id: Annotated[str | None, Header(description="Overrides after_seq.")] = None,
-) -> EventSourceResponse:
-    await agio.get_run(run_id)
-    start = _replay_point(last_event_id, after_seq)
-    return event_stream(agio, run_id, after_seq=start, follow=follow)
 
 
 @router.get(
