@@ -211,7 +211,7 @@ async def test_unreported_usage_is_null_not_zero(agio: Agio, fake_openai: FakeOp
     )
     record = await agio.get_run(events[-1]["run_id"])
     assert record.metrics.total_tokens is None
-    checkpoints = await agio.list_checkpoints(record.id)
+    checkpoints = (await agio.list_checkpoints(record.id)).items
     assert checkpoints[0].total_tokens == 0 and checkpoints[-1].total_tokens is None
 
 

@@ -189,7 +189,7 @@ async def test_a_forced_tool_call_round_trips(agio: Agio) -> None:
     assert end["response"] == GREETING and end["finish_reason"] == "stop"
     assert end["metrics"]["steps"] == 2 and end["metrics"]["tool_calls"] == 1
 
-    checkpoints = await agio.list_checkpoints(end["run_id"])
+    checkpoints = (await agio.list_checkpoints(end["run_id"])).items
     messages = (await agio.get_checkpoint(checkpoints[-1].id)).messages[1:]  # after the system
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
     assert messages[1]["content"] == ""  # what the server accepted on the second request
