@@ -34,8 +34,10 @@ from .providers import ModelRequest, ModelResponse, Providers, TextDelta, split_
 from .runs import Run, RunError, RunStatus
 from .settings import Settings
 from .store import Store
-from .tools import Tool, resolve_tools
-from .tools.files import WORKSPACE, workspace_of
+from .tools import RunContext
+from .tools._context import workspace_for
+from .tools._mcp import McpPool
+from .tools._toolbox import Toolbox, build_toolbox
 
 log = logging.getLogger("agio")
 
@@ -163,9 +165,13 @@ class Runner:
         log: EventLog,
         mode: StartMode,
         first_checkpoint: tuple[CheckpointKind, str] | None,
+        mcp: McpPool,
+        serving: bool = False,
         resumed_from: str | None = None,
     ) -> None:
         self.settings = settings
+        self.mcp = mcp
+        self.serving = serving
         self.store = store
         self.providers = providers
         self.run = run
@@ -182,7 +188,15 @@ class Runner:
         self.pause_requested = False
         self.stop_reason: StopReason | None = None
         self.cancel_reason = ""
-        self.tools: dict[str, Tool] = {}
+        self.toolbox = Toolbox()
+        # What tools know of the run: handed to each call, so tools never reach into the engine.
+        self.context = RunContext(
+            run_id=run.id,
+            agent_id=run.agent_id,
+            workspace=workspace_for(settings, run.agent_id, agent.workspace),
+            settings=settings,
+            serving=serving,
+        )
         self._save_lock = asyncio.Lock()
         self._body: asyncio.Task[None] | None = None
         self._segment_started = time.monotonic()
@@ -331,10 +345,16 @@ class Runner:
     async def _drive(self) -> None:
         _, model_name = split_model(self.agent.model)
         provider = self.providers.get(self.agent.model)
-        self.tools = resolve_tools(self.agent.tools)
-        schemas = [tool.openai_schema() for tool in self.tools.values()]  # once, not per step
-        # The file tools read this task's context (copied into `to_thread`): this run's folder.
-        WORKSPACE.set(workspace_of(self.settings.home, self.run.agent_id))
+        # The agent's MCP servers and approval rules are read from its definition now (they
+        # are not in checkpoints: server headers may hold secrets).
+        definition = await self.store.get_agent(self.agent.agent_id)
+        self.toolbox = await build_toolbox(
+            self.agent.tools,
+            definition.mcp_servers if definition else {},
+            definition.approval if definition else {},
+            self.mcp,
+        )
+        schemas = self.toolbox.schemas()  # once, not per step
         last = self.messages[-1] if self.messages else {}
         if self.mode == "resume" and last.get("role") == "assistant" and not last.get("tool_calls"):
             # Interrupted after its final answer was checkpointed: that answer is the response.
@@ -421,11 +441,16 @@ class Runner:
             )
         )
         started = time.monotonic()
-        tool = self.tools.get(name)
+        tool = self.toolbox.tools.get(name)
+        policy = self.toolbox.policies.get(name)
         if tool is None:
-            content, is_error = f"unknown tool {name!r}: this agent has {sorted(self.tools)}", True
+            content, is_error = self.toolbox.missing(name), True
+        elif policy == "deny":
+            content, is_error = f"{name!r} is denied by this agent's approval policy", True
         else:
-            result = await tool.call(arguments)
+            # APPROVALS (#15) hook in here: for `policy == "ask"` the call must be decided
+            # before it runs. Until then `ask` runs like `allow`.
+            result = await tool.call(arguments, self.context)
             content, is_error = result.content, result.is_error
         duration_ms = int((time.monotonic() - started) * 1000)
         self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": content})

@@ -6,12 +6,20 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ._time import utcnow
 from .errors import InvalidInputError
+from .tools._policy import Policy
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]+/\S+$")
@@ -42,6 +50,41 @@ def check_json_params(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+SERVER_NAME = re.compile(r"^[A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*$")  # no "__": it separates the tool
+
+
+class McpServer(BaseModel):
+    """One MCP server: a command to start (stdio) or a URL (streamable HTTP)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either 'command' (a stdio server) or 'url' (streamable HTTP)")
+        if self.url is not None:
+            if self.args or self.env or self.cwd:
+                raise ValueError("'args', 'env' and 'cwd' are for stdio servers ('command')")
+            if not self.url.startswith(("http://", "https://")):
+                raise ValueError("url: must start with http:// or https://")
+        elif self.headers:
+            raise ValueError("'headers' are for HTTP servers ('url')")
+        elif not self.command:
+            raise ValueError("command: must not be empty")
+        return self
+
+    @property
+    def transport(self) -> Literal["stdio", "http"]:
+        return "stdio" if self.command is not None else "http"
+
+
 class AgentSpec(BaseModel):
     """The user-editable part of an agent: what a YAML file or a create request holds."""
 
@@ -54,8 +97,31 @@ class AgentSpec(BaseModel):
     model_params: dict[str, Any] = Field(default_factory=dict)
     system_prompt: str = "You are a helpful assistant."
     tools: list[str] = Field(default_factory=list)
+    mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+    # tool name or glob -> policy; the most specific match wins (see tools/_policy.py)
+    approval: dict[str, Policy] = Field(default_factory=dict)
+    # None: AGIO_HOME/workspaces/<id>/
+    workspace: str | None = None
     tags: list[str] = Field(default_factory=list)
     max_steps: int = Field(default=10, ge=1, le=10_000)
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, value: dict[str, McpServer]) -> dict[str, McpServer]:
+        for name in value:
+            if not SERVER_NAME.match(name) or len(name) > 30:
+                raise ValueError(
+                    f"{name!r}: a server name is letters, digits, '-' or single '_' "
+                    "(at most 30; '__' separates server and tool in tool names)"
+                )
+        return value
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "\x00" in value):
+            raise ValueError("must be a folder path")
+        return value
 
     @field_validator("id")
     @classmethod

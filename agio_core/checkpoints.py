@@ -26,6 +26,8 @@ class AgentSnapshot(BaseModel):
     system_prompt: str
     tools: list[str] = Field(default_factory=list)
     max_steps: int = 10
+    # the folder file and shell tools work in; None: AGIO_HOME/workspaces/<agent_id>/
+    workspace: str | None = None
 
 
 class CheckpointRecord(BaseModel):

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -63,7 +64,8 @@ from .providers import Providers, split_model
 from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunError, RunMetrics
 from .settings import Settings
 from .store import Store, open_store
-from .tools._registry import check_tool_names
+from .tools._mcp import McpPool
+from .tools._toolbox import ToolInfo, build_toolbox, builtin_infos, check_tool_names
 
 log = logging.getLogger("agio")
 T = TypeVar("T")
@@ -113,10 +115,16 @@ def _check_model(model: str) -> None:
 
 
 class Agio:
-    def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, store: Store | None = None, *, serving: bool = False
+    ) -> None:
         self.settings = settings or Settings()
         self.store = store or open_store(self.settings)
         self.providers = Providers(self.settings)
+        # MCP servers started by this process's runs, kept for its later runs.
+        self.mcp = McpPool(self.settings)
+        # True behind `agio serve`: tools then treat the network as someone else's (fetch).
+        self.serving = serving
         self._runners: dict[str, Runner] = {}
         self._opened = False
 
@@ -142,6 +150,7 @@ class Agio:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await runner.task
         await self.providers.aclose()
+        await self.mcp.aclose()
         await self.store.close()
         self._opened = False
 
@@ -174,7 +183,7 @@ class Agio:
     def _validated(spec: AgentSpec | dict[str, Any], source: str) -> AgentSpec:
         parsed = spec if isinstance(spec, AgentSpec) else parse_agent_spec(spec, source=source)
         _check_model(parsed.model)
-        check_tool_names(parsed.tools)
+        check_tool_names(parsed.tools, parsed.mcp_servers)
         return parsed
 
     async def create_agent(
@@ -200,6 +209,22 @@ class Agio:
         await self.store.put_agent(agent)
         return agent
 
+    async def list_tools(
+        self, agent_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> Page[ToolInfo]:
+        """The tools agent `agent_id` can use, with where each comes from and its approval
+        policy (its MCP servers are started to list theirs); without an agent, every
+        built-in tool with its default policy."""
+        if agent_id is None:
+            items = builtin_infos()
+        else:
+            agent = await self.get_agent(agent_id)
+            box = await build_toolbox(agent.tools, agent.mcp_servers, agent.approval, self.mcp)
+            items = box.infos()
+        return Page(
+            total=len(items), items=items[offset : offset + limit], limit=limit, offset=offset
+        )
+
     async def delete_agent(self, agent_id: str) -> None:
         if not await self.store.delete_agent(agent_id):
             if agent_id == DEFAULT_AGENT_ID:
@@ -209,8 +234,6 @@ class Agio:
             raise NotFoundError(f"agent not found: {agent_id!r}")
 
     async def create_agent_from_file(self, path: Any, *, replace: bool = False) -> Agent:
-        from pathlib import Path
-
         return await self.create_agent(load_agent_file(Path(path)), replace=replace)
 
     # runs: reading
@@ -398,6 +421,8 @@ class Agio:
             log=EventLog(run.id, self.store, last_seq),
             mode=mode,
             first_checkpoint=first_checkpoint,
+            mcp=self.mcp,
+            serving=self.serving,
             resumed_from=resumed_from,
         )
         await runner.prepare()
@@ -413,13 +438,22 @@ class Agio:
         *,
         session_id: str | None = None,
         user_id: str | None = None,
+        workspace: str | None = None,
     ) -> RunHandle:
         """Start a run answering `message`; with `session_id`, continue that conversation;
-        `user_id` is recorded on the run (the caller's name for its user)."""
+        `user_id` is recorded on the run (the caller's name for its user).
+
+        `workspace` replaces the agent's workspace folder for this run (`chat --workspace`).
+        """
         if user_id is not None:
             check_user_id(user_id)
         agent = await self.get_agent(agent_id)
         _check_model(agent.model)
+        if workspace is not None:
+            folder = Path(workspace).expanduser()
+            if not folder.is_dir():
+                raise InvalidInputError(f"workspace: {workspace!r} is not a folder")
+            workspace = str(folder.absolute())
         if session_id is not None and not SESSION_ID.match(session_id):
             raise InvalidInputError(
                 "session_id: letters, digits, '_', '.', ':' or '-' (max 64 characters)"
@@ -444,6 +478,7 @@ class Agio:
             system_prompt=agent.system_prompt,
             tools=agent.tools,
             max_steps=agent.max_steps,
+            workspace=workspace if workspace is not None else agent.workspace,
         )
         history = [m for m in previous_messages if m.get("role") != "system"]
         messages: list[Message] = [{"role": "system", "content": agent.system_prompt}]

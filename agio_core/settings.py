@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     max_connections: int = Field(default=1000, ge=1)
 
+    # tools (SPEC §8)
+    fetch_allow_private: bool = False  # under `agio serve`, let `fetch` reach private addresses
+    mcp_start_timeout_s: float = Field(default=60.0, gt=0)  # start + initialize + list tools
+    mcp_call_timeout_s: float = Field(default=120.0, gt=0)
+
     def api_key_list(self) -> list[str]:
         if self.api_keys is None:
             return []

@@ -1,6 +1,17 @@
-"""Tools an agent may call: a registry of built-ins plus user functions by import path."""
+"""Tools an agent may call: built-ins, user functions by import path, and MCP servers' tools."""
 
-from ._registry import Tool, ToolResult, resolve_tools, tool_from_function
+from ._context import RunContext
+from ._policy import Policy, resolve_policy
+from ._registry import FunctionTool, Tool, ToolResult, tool_from_function
 from .builtin import BUILTIN_TOOLS
 
-__all__ = ["BUILTIN_TOOLS", "Tool", "ToolResult", "resolve_tools", "tool_from_function"]
+__all__ = [
+    "BUILTIN_TOOLS",
+    "FunctionTool",
+    "Policy",
+    "RunContext",
+    "Tool",
+    "ToolResult",
+    "resolve_policy",
+    "tool_from_function",
+]

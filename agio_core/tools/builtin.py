@@ -1,5 +1,5 @@
-"""Built-in tools. None of them touches the network; only the opt-in file tools (`files.py`)
-read files, and only inside the agent's workspace folder."""
+"""Built-in tools: `calculator` and `current_time` here; the opt-in file, shell and fetch
+tools in modules of their own."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._registry import Tool, tool_from_function
+from .fetch import FETCH_TOOL
 from .files import FILE_TOOLS
+from .shell import SHELL_TOOL
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -105,5 +107,11 @@ def current_time(timezone: str = "UTC") -> str:
 
 BUILTIN_TOOLS: dict[str, Tool] = {
     tool.name: tool
-    for tool in (tool_from_function(calculator), tool_from_function(current_time), *FILE_TOOLS)
+    for tool in (
+        tool_from_function(calculator),
+        tool_from_function(current_time),
+        *FILE_TOOLS,
+        SHELL_TOOL,
+        FETCH_TOOL,
+    )
 }

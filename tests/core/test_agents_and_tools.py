@@ -10,7 +10,8 @@ import pytest
 
 from agio_core import Agio, InvalidInputError, NotFoundError, Settings
 from agio_core.agents import load_agent_file, load_agent_yaml
-from agio_core.tools import BUILTIN_TOOLS, resolve_tools, tool_from_function
+from agio_core.tools import BUILTIN_TOOLS, RunContext, tool_from_function
+from agio_core.tools._registry import import_tool
 
 
 def test_yaml_substitutes_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +81,7 @@ async def test_agent_crud_and_validation(agio: Agio) -> None:
     [("12*7", "84"), ("(3 + 4) ** 2 / 7", "7"), ("2^10", "1024"), ("-5 + 3", "-2"), ("7/2", "3.5")],
 )
 async def test_calculator(expression: str, result: str) -> None:
-    outcome = await BUILTIN_TOOLS["calculator"].call(json.dumps({"expression": expression}))
+    outcome = await BUILTIN_TOOLS["calculator"].call(json.dumps({"expression": expression}), CTX)
     assert (outcome.content, outcome.is_error) == (result, False)
 
 
@@ -89,8 +90,11 @@ async def test_calculator(expression: str, result: str) -> None:
     ["__import__('os').system('true')", "open('/etc/passwd')", "9**9**9", "1/0", "x + 1", "()"],
 )
 async def test_calculator_refuses_anything_but_arithmetic(expression: str) -> None:
-    outcome = await BUILTIN_TOOLS["calculator"].call(json.dumps({"expression": expression}))
+    outcome = await BUILTIN_TOOLS["calculator"].call(json.dumps({"expression": expression}), CTX)
     assert outcome.is_error
+
+
+CTX = RunContext(run_id="r", agent_id="a", workspace=Path("/nonexistent"), settings=Settings())
 
 
 def shout(text: str, times: int = 1) -> str:
@@ -106,7 +110,7 @@ def shout(text: str, times: int = 1) -> str:
 
 
 async def test_user_tool_by_import_path() -> None:
-    tool = resolve_tools([f"{__name__}:shout"])["shout"]
+    tool = import_tool(f"{__name__}:shout")
     assert tool.openai_schema()["function"] == {
         "name": "shout",
         "description": "Repeat text in capitals.",
@@ -120,16 +124,16 @@ async def test_user_tool_by_import_path() -> None:
             "required": ["text"],
         },
     }
-    assert (await tool.call('{"text": "hi", "times": 2}')).content == "HI HI"
-    too_loud = await tool.call('{"text": "hi", "times": 9}')
+    assert (await tool.call('{"text": "hi", "times": 2}', CTX)).content == "HI HI"
+    too_loud = await tool.call('{"text": "hi", "times": 9}', CTX)
     assert too_loud.is_error and "too loud" in too_loud.content
-    wrong_type = await tool.call('{"text": "hi", "times": "many"}')
+    wrong_type = await tool.call('{"text": "hi", "times": "many"}', CTX)
     assert wrong_type.is_error and "times" in wrong_type.content
 
 
 def test_unimportable_tool_is_a_clear_error() -> None:
     with pytest.raises(InvalidInputError, match="cannot be imported"):
-        resolve_tools(["no_such_module_xyz:tool"])
+        import_tool("no_such_module_xyz:tool")
 
 
 async def test_sync_tools_do_not_block_the_loop() -> None:
@@ -150,6 +154,6 @@ async def test_sync_tools_do_not_block_the_loop() -> None:
             ticks += 1
 
     ticker = asyncio.create_task(tick())
-    assert (await tool.call("{}")).content == "done"
+    assert (await tool.call("{}", CTX)).content == "done"
     ticker.cancel()
     assert ticks > 10
