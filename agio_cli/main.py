@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from ._errors import AgioGroup
-from .commands import agents, chat, checkpoints, config, runs, serve, tui
+from .commands import agents, chat, checkpoints, config, runs, serve, tools, tui
 
 app = typer.Typer(
     name="agio",
@@ -77,6 +77,7 @@ checkpoints.register(app)
 config.register(app)
 tui.register(app)
 serve.register(app)
+tools.register(app)
 
 
 def run() -> None:

@@ -38,6 +38,7 @@ from agio_core.errors import (
 from agio_core.events import Event, parse_event, why_not_an_event
 from agio_core.runs import Run
 from agio_core.service import Page
+from agio_core.tools._toolbox import ToolInfo
 
 log = logging.getLogger("agio.remote")
 M = TypeVar("M", bound=BaseModel)
@@ -231,6 +232,12 @@ class RemoteAgio:
     async def delete_agent(self, agent_id: str) -> None:
         await self._call("DELETE", f"/api/agents/{_segment(agent_id)}")
 
+    async def list_tools(
+        self, agent_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> Page[ToolInfo]:
+        params = {"agent_id": agent_id, "limit": limit, "offset": offset}
+        return await self._model(Page[ToolInfo], "GET", "/api/tools", params=params)
+
     async def create_agent_from_file(self, path: Any, *, replace: bool = False) -> Agent:
         # `${VAR}`s are filled from this machine's environment, as in embedded mode.
         return await self.create_agent(load_agent_file(Path(path)), replace=replace)
@@ -313,7 +320,13 @@ class RemoteAgio:
         *,
         session_id: str | None = None,
         user_id: str | None = None,
+        workspace: str | None = None,
     ) -> RemoteRunHandle:
+        if workspace is not None:
+            raise InvalidInputError(
+                "--workspace works embedded only: a server's runs use the folders that the "
+                "agents defined on its host name"
+            )
         body = {
             "agent_id": agent_id,
             "message": message,

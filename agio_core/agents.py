@@ -143,6 +143,27 @@ class AgentSpec(BaseModel):
         return value
 
 
+def host_powers(spec: AgentSpec, settings: Any) -> list[str]:
+    """Why an agent can run code on the host, if it can (SPEC §8): `shell`, stdio MCP servers,
+    `module:function` tools, a workspace outside AGIO_HOME."""
+    from .tools._context import inside_home, workspace_for
+
+    reasons = []
+    if "shell" in spec.tools:
+        reasons.append("the shell tool")
+    imported = [name for name in spec.tools if ":" in name]
+    if imported:
+        reasons.append(f"'module:function' tools ({', '.join(imported)})")
+    stdio = [name for name, server in spec.mcp_servers.items() if server.transport == "stdio"]
+    if stdio:
+        reasons.append(f"stdio MCP servers ({', '.join(stdio)})")
+    if spec.workspace is not None and not inside_home(
+        settings, workspace_for(settings, spec.id, spec.workspace)
+    ):
+        reasons.append(f"a workspace outside AGIO_HOME ({spec.workspace})")
+    return reasons
+
+
 class Agent(AgentSpec):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -14,7 +14,8 @@ from .._options import AS_JSON
 from .._render import model_label
 
 if TYPE_CHECKING:
-    from agio_core import Agent
+    from agio_core import Agent, Agio, Page
+    from agio_core.tools._toolbox import ToolInfo
 
 app = typer.Typer(help="List, show, create and delete agents.", no_args_is_help=True)
 
@@ -86,11 +87,20 @@ def show(
     as_json: bool = AS_JSON,
 ) -> None:
     """Show an agent, as YAML you can edit and create again with --replace."""
-    agent = call(ctx, lambda agio: agio.get_agent(agent_id))
+    async def agent_and_tools(agio: Agio) -> tuple[Agent, Page[ToolInfo]]:
+        agent = await agio.get_agent(agent_id)
+        return agent, await agio.list_tools(agent_id, limit=1000)
+
+    agent, tools = call(ctx, agent_and_tools)
     if as_json:
         out.print_json(agent.model_dump(mode="json"))
-    else:
-        out.write(agent_yaml(agent))
+        return
+    out.write(agent_yaml(agent))
+    if tools.items:  # as comments: the YAML still reads back with `create -f --replace`
+        out.write("# resolved tools (name, source, approval policy):\n")
+        for tool in tools.items:
+            detail = f"unavailable: {tool.error}" if tool.error else tool.policy
+            out.write(f"#   {tool.name}  {tool.source}  {detail}\n")
 
 
 @app.command("create")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -61,16 +62,27 @@ def register(app: typer.Typer) -> None:
         no_stream: bool = typer.Option(
             False, "--no-stream", help="Print the answer once complete."
         ),
+        workspace: Path | None = typer.Option(
+            None,
+            "--workspace",
+            metavar="DIR",
+            help="Folder the file and shell tools work in, for this run (embedded only).",
+        ),
     ) -> None:
         """Chat with an agent: stream its answer, or talk turn by turn at a terminal."""
         style = choose_style(as_json=as_json, events=events)
         if session is not None and continue_latest:
             fail("--session and --continue cannot be combined")
+        if workspace is not None and server_of(ctx):
+            fail("--workspace works embedded only, not with --server")
+        folder = str(workspace.expanduser().absolute()) if workspace is not None else None
         interactive = not message and sys.stdin is not None and sys.stdin.isatty()
         if interactive:
             if style in {"json", "events"}:
                 fail("--json and --events need a message (as an argument or on stdin)")
-            _interactive(ctx, agent, session, continue_latest, style, stream=not no_stream)
+            _interactive(
+                ctx, agent, session, continue_latest, style, stream=not no_stream, workspace=folder
+            )
             return
         text = compose_message(message, read_piped_stdin())
         if not text:
@@ -78,7 +90,9 @@ def register(app: typer.Typer) -> None:
 
         async def answer(agio: Agio) -> Run:
             session_id = await pick_session(agio, session, continue_latest)
-            handle = await agio.start_chat(agent, text, session_id=session_id)
+            handle = await agio.start_chat(
+                agent, text, session_id=session_id, workspace=folder
+            )
             return await show_run(agio, handle, style, stream=not no_stream)
 
         exit_unless_completed(call(ctx, answer))
@@ -92,6 +106,7 @@ def _interactive(
     style: Style,
     *,
     stream: bool,
+    workspace: str | None = None,
 ) -> None:
     """Turn after turn in one session, until /exit or Ctrl-D. Ctrl-C cancels the current turn."""
     with contextlib.suppress(ImportError):
@@ -123,7 +138,9 @@ def _interactive(
                 return
 
             async def turn(agio: Agio, text: str = line, session: str | None = session_id) -> Run:
-                handle = await agio.start_chat(agent_id, text, session_id=session)
+                handle = await agio.start_chat(
+                    agent_id, text, session_id=session, workspace=workspace
+                )
                 return await show_run(agio, handle, style, stream=stream)
 
             try:

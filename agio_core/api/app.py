@@ -25,7 +25,7 @@ from ..settings import Settings
 from .auth import require_api_key
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck
-from .routers import agents, chat, checkpoints, events, health, runs, sessions
+from .routers import agents, chat, checkpoints, events, health, runs, sessions, tools
 from .sse import event_schemas
 from .stream_tokens import StreamTokens, redact_stream_tokens
 
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.api_keys = [key.encode() for key in resolved.api_key_list()]
         app.state.stream_tokens = StreamTokens(app.state.api_keys, resolved.stream_token_ttl_s)
         redact_stream_tokens(logging.getLogger("uvicorn.access"))
-        async with Agio(resolved) as agio:
+        async with Agio(resolved, serving=True) as agio:
             app.state.agio = agio
             sweeper = asyncio.create_task(_interrupt_orphans_periodically(agio))
             try:
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _with_event_schemas(app)
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
-    for module in (agents, chat, runs, checkpoints, sessions):
+    for module in (agents, chat, runs, checkpoints, sessions, tools):
         app.include_router(module.router, dependencies=protected)
     app.include_router(events.router)  # each of its routes says how it is authenticated
     app.include_router(docs_router(app), dependencies=protected)

@@ -1,8 +1,8 @@
 """`offline/demo`: the embedded model that needs no key and no network.
 
 It is deterministic and simple on purpose: it streams word by word (`model_params.delay_ms`,
-default 20 ms, so pause and cancel can be tried by hand), calls `calculator` for arithmetic and
-`current_time` for time questions, counts (`count to 50`) for long streams, and otherwise
+default 20 ms, so pause and cancel can be tried by hand), calls `calculator` for arithmetic,
+`current_time` for time questions and any tool for `call TOOL {json arguments}`, counts (`count to 50`) for long streams, and otherwise
 answers from the conversation while saying that it is the offline model. Like OpenAI's
 models it calls tools in parallel unless `model_params.parallel_tool_calls` is false; then it
 takes one expression per step, which makes long multi-step runs easy to produce.
@@ -28,6 +28,8 @@ _TIME_QUESTION = re.compile(r"\b(time|date|today|what day)\b", re.IGNORECASE)
 _COUNT = re.compile(r"\bcount (?:to|up to) (\d+)\b", re.IGNORECASE)
 _NAME_STATEMENT = re.compile(r"\bmy name is ([A-Z][\w-]*)", re.IGNORECASE)
 _NAME_QUESTION = re.compile(r"\bwhat(?:'s| is) my name\b", re.IGNORECASE)
+# `call TOOL {json arguments}`: exactly that tool call, so any tool can be tried without a key
+_CALL = re.compile(r"^\s*call\s+([a-zA-Z0-9_:.-]{1,200})\s*(.*?)\s*$", re.DOTALL | re.IGNORECASE)
 
 
 def _words(text: str) -> int:
@@ -73,6 +75,10 @@ class OfflineProvider:
         question = _text_of(messages[asked_at]) if asked_at < len(messages) else ""
         since_question = messages[asked_at + 1 :]
         call_id = f"call_{len(messages)}"
+        if since_question and since_question[-1].get("role") == "tool" and _CALL.match(question):
+            return self._summarise_tool_results(messages, since_question), []
+        if asked := _CALL.match(question):
+            return self._call(asked.group(1), asked.group(2), tool_names, call_id)
         expressions = [e.strip() for e in _EXPRESSION.findall(question)]
         done = sum(1 for m in since_question if m.get("role") == "tool")
         if since_question and since_question[-1].get("role") == "tool":
@@ -109,6 +115,16 @@ class OfflineProvider:
         return self._default_answer(messages, question), []
 
     @staticmethod
+    def _call(
+        name: str, arguments: str, tool_names: set[str], call_id: str
+    ) -> tuple[str, list[ToolCall]]:
+        if name not in tool_names:
+            offered = ", ".join(sorted(tool_names)) or "none"
+            return f"This agent has no tool `{name}` (its tools: {offered}).", []
+        # The arguments go as typed: a malformed object is the tool's to report.
+        return "", [ToolCall(f"{call_id}_0", name, arguments or "{}")]
+
+    @staticmethod
     def _summarise_tool_results(messages: list[Message], since_question: list[Message]) -> str:
         calls: dict[str, dict[str, Any]] = {}
         for message in messages:
@@ -123,7 +139,10 @@ class OfflineProvider:
             if result.startswith(("invalid", "ValueError", "Error")) or "Error:" in result:
                 lines.append(f"The {call['name']} tool reported an error: {result}")
             elif call["name"] == "calculator":
-                expression = json.loads(call.get("arguments") or "{}").get("expression", "")
+                try:
+                    expression = json.loads(call.get("arguments") or "{}").get("expression", "")
+                except (ValueError, AttributeError):
+                    expression = call.get("arguments", "")
                 lines.append(f"{expression} = {result}")
             elif call["name"] == "current_time":
                 lines.append(f"The current time is {result}")

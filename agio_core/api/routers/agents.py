@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ...agents import Agent, AgentSpec
-from ...errors import InvalidInputError
+from ...agents import Agent, AgentSpec, host_powers
+from ...errors import InvalidInputError, NotFoundError
 from ...service import Page
+from ...settings import Settings
 from ..deps import AgioDep
 from ..errors import error_responses
 from ..schemas import AgentUpdate
@@ -17,17 +19,17 @@ router = APIRouter(prefix="/api/agents", tags=["agents"])
 AUTH = error_responses(401)
 
 
-def _builtin_tools_only(tools: list[str]) -> None:
-    """A `module:function` tool runs server-side code of the client's choosing: not over HTTP.
+def _host_only(spec: AgentSpec, settings: Settings, verb: str) -> None:
+    """SPEC §8: an agent that can run code on the host is defined on the host, never here.
 
-    Agents with such tools are defined on the server host (`agio agents create -f`) and can
-    then be used through the API like any other.
+    Such agents (defined with `agio agents create -f` or YAML) are then used through the API
+    like any other; they just cannot be made or changed by a client.
     """
-    imported = [name for name in tools if ":" in name]
-    if imported:
+    reasons = host_powers(spec, settings)
+    if reasons:
         raise InvalidInputError(
-            f"tools: {', '.join(imported)}: 'module:function' tools cannot be set through the "
-            "API; define the agent on the server host (agio agents create -f FILE)"
+            f"an agent that can run code on the server host cannot be {verb} over HTTP "
+            f"({'; '.join(reasons)}); define it on the host (agio agents create -f FILE)"
         )
 
 
@@ -62,7 +64,10 @@ async def create_agent(
         bool, Query(description="(extension) Overwrite an agent with the same id.")
     ] = False,
 ) -> Agent:
-    _builtin_tools_only(spec.tools)
+    _host_only(spec, agio.settings, "created")
+    if replace:
+        with contextlib.suppress(NotFoundError):
+            _host_only(await agio.get_agent(spec.id), agio.settings, "replaced")
     return await agio.create_agent(spec, replace=replace)
 
 
@@ -73,7 +78,8 @@ async def create_agent(
     summary="Replace an agent's definition (extension)",
 )
 async def update_agent(agio: AgioDep, agent_id: str, spec: AgentUpdate) -> Agent:
-    _builtin_tools_only(spec.tools)
+    _host_only(spec, agio.settings, "given these tools")
+    _host_only(await agio.get_agent(agent_id), agio.settings, "changed")
     fields = spec.model_dump()
     fields["id"] = fields["id"] or agent_id
     return await agio.update_agent(agent_id, fields)
