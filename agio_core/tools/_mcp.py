@@ -108,8 +108,7 @@ class _Connection:
                 await self._stop.wait()
         except Exception as exc:
             self.error = _describe(exc)
-            if self.config.transport == "stdio":
-                self.error += f" (its messages are in {self.log_path})"
+            self.error += self._log_hint()
         finally:
             self.session = None
             self._stop.set()
@@ -186,8 +185,7 @@ class _Connection:
                 self._stop.set()  # started again by the next run that needs it
                 raise McpUnavailable(
                     f"MCP server {self.name!r} stopped while asked to {what} (it exited or "
-                    "closed the connection)"
-                    + (f"; its messages are in {self.log_path}" if self.config.command else "")
+                    "closed the connection)" + self._log_hint()
                 ) from None
             if exc.error.code == _REQUEST_TIMEOUT:
                 raise McpUnavailable(
@@ -195,6 +193,13 @@ class _Connection:
                     f"{self.settings.mcp_call_timeout_s:g} s"
                 ) from None
             raise
+
+    def _log_hint(self) -> str:
+        """Where the server's stderr went, if it said anything."""
+        with contextlib.suppress(OSError):
+            if self.config.command is not None and self.log_path.stat().st_size > 0:
+                return f" (its messages are in {self.log_path})"
+        return ""
 
     async def close(self) -> None:
         self._stop.set()
@@ -266,15 +271,10 @@ def _content_text(block: Any) -> str:
 def result_of(result: mcp_types.CallToolResult) -> ToolResult:
     """An MCP tool result as the text the model reads."""
     parts = [_content_text(block) for block in result.content]
-    structured = result.structured_content
-    if structured is not None:
-        as_json = json.dumps(structured, ensure_ascii=False, default=str)
-        echoed = False
-        for part in parts:  # servers often repeat the structured result as text
-            with contextlib.suppress(ValueError):
-                echoed = echoed or json.loads(part) == structured
-        if not echoed:
-            parts.append(as_json)
+    has_text = any(getattr(block, "type", "") == "text" for block in result.content)
+    if result.structured_content is not None and not has_text:
+        # Servers should repeat structured content as text; when one does not, it is the result.
+        parts.append(json.dumps(result.structured_content, ensure_ascii=False, default=str))
     text = "\n".join(parts) if parts else "(no output)"
     return ToolResult(truncated(text), is_error=bool(result.is_error))
 
