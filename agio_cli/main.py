@@ -82,4 +82,17 @@ tools.register(app)
 
 def run() -> None:
     """The `agio` console script."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="agio")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (`kill`, a supervisor) ends agio the way Ctrl-C does, so that the run is
+    recorded and the MCP servers it started are stopped, not orphaned."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # e.g. a background job
+        raise KeyboardInterrupt
+    signal.raise_signal(signal.SIGINT)  # asyncio's handler: cancels the main task cleanly
