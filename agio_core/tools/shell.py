@@ -26,6 +26,7 @@ MAX_TIMEOUT_S = 600.0
 MAX_OUTPUT_BYTES = 16 * 1024
 # After the command exits, children that kept its output open get this long to finish.
 LINGER_S = 0.5
+EXIT_POLL_S = 0.01
 _SECRET_NAMES = {"OPENAI_API_KEY"}
 
 
@@ -41,6 +42,13 @@ def command_environment() -> dict[str, str]:
 def _kill_group(process: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _exited(process: asyncio.subprocess.Process) -> None:
+    """Until the command itself exits. Not `process.wait()`: that also waits for the end of
+    its output, which a background child can hold open for as long as it likes."""
+    while process.returncode is None:
+        await asyncio.sleep(EXIT_POLL_S)
 
 
 async def _read_capped(stream: asyncio.StreamReader, kept: bytearray) -> int:
@@ -83,11 +91,11 @@ async def shell(ctx: RunContext, command: str, timeout_s: float = DEFAULT_TIMEOU
     timed_out = False
     try:
         try:
-            await asyncio.wait_for(process.wait(), timeout)
+            await asyncio.wait_for(_exited(process), timeout)
         except TimeoutError:
             timed_out = True
             _kill_group(process)
-            await process.wait()
+            await _exited(process)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(reader), LINGER_S)
         _kill_group(process)  # whatever the command left running

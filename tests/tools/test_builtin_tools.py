@@ -121,7 +121,7 @@ def test_a_folder_swapped_for_a_link_mid_way_is_refused(tmp_path: Path) -> None:
     flipper.start()
     outcomes = {"read": 0, "refused": 0}
     try:
-        for _ in range(2000):
+        for _ in range(400):
             try:
                 data = workspace.read_bytes("sub/f.txt", 100)
                 assert SECRET.encode() not in data
@@ -169,7 +169,9 @@ async def test_shell_timeout_kills_the_whole_group(ctx: RunContext, tmp_path: Pa
 
 
 async def test_shell_output_cap_and_lingering_children(ctx: RunContext) -> None:
+    started = time.monotonic()
     result = await shell(ctx, "head -c 1000000 /dev/zero | tr '\\0' y; (sleep 30 &)")
+    assert time.monotonic() - started < 10  # the lingering child does not hold the call
     assert "output truncated: first 16384 of 1000000 bytes" in result.content
     assert not result.is_error
 
