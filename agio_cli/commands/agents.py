@@ -87,6 +87,7 @@ def show(
     as_json: bool = AS_JSON,
 ) -> None:
     """Show an agent, as YAML you can edit and create again with --replace."""
+
     async def agent_and_tools(agio: Agio) -> tuple[Agent, Page[ToolInfo]]:
         agent = await agio.get_agent(agent_id)
         return agent, await agio.list_tools(agent_id, limit=1000)

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         no_stream: bool = typer.Option(
             False, "--no-stream", help="Print the answer once complete."
         ),
-        workspace: Path | None = typer.Option(
+        workspace: str | None = typer.Option(
             None,
             "--workspace",
             metavar="DIR",
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
             fail("--session and --continue cannot be combined")
         if workspace is not None and server_of(ctx):
             fail("--workspace works embedded only, not with --server")
-        folder = str(workspace.expanduser().absolute()) if workspace is not None else None
+        folder = str(Path(workspace).expanduser().absolute()) if workspace else None
         interactive = not message and sys.stdin is not None and sys.stdin.isatty()
         if interactive:
             if style in {"json", "events"}:
@@ -90,9 +90,7 @@ def register(app: typer.Typer) -> None:
 
         async def answer(agio: Agio) -> Run:
             session_id = await pick_session(agio, session, continue_latest)
-            handle = await agio.start_chat(
-                agent, text, session_id=session_id, workspace=folder
-            )
+            handle = await agio.start_chat(agent, text, session_id=session_id, workspace=folder)
             return await show_run(agio, handle, style, stream=not no_stream)
 
         exit_unless_completed(call(ctx, answer))

@@ -214,7 +214,9 @@ async def test_results_errors_and_reuse(test_agio: Agio) -> None:
     assert wrong["is_error"]
 
 
-async def test_crash_mid_call_then_restart(test_agio: Agio, caplog: pytest.LogCaptureFixture) -> None:
+async def test_crash_mid_call_then_restart(
+    test_agio: Agio, caplog: pytest.LogCaptureFixture
+) -> None:
     agio = test_agio
     pid = int((await call(agio, "t__whoami"))["result"])
     crashed = await call(agio, "t__crash")

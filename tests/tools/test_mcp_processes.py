@@ -40,9 +40,9 @@ def wait_for(predicate: object, timeout: float = 15.0) -> bool:
     return False
 
 
-def start_chat(home: Path, tmp_path: Path, message: str, max_steps: int = 10) -> tuple[
-    subprocess.Popen[bytes], Path
-]:
+def start_chat(
+    home: Path, tmp_path: Path, message: str, max_steps: int = 10
+) -> tuple[subprocess.Popen[bytes], Path]:
     pidfile = tmp_path / "server.pid"
     (tmp_path / "slow.yaml").write_text(agent_yaml(pidfile, max_steps))
     env = {**os.environ, "AGIO_HOME": str(home)}
