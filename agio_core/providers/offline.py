@@ -3,9 +3,10 @@
 It is deterministic and simple on purpose: it streams word by word (`model_params.delay_ms`,
 default 20 ms, so pause and cancel can be tried by hand), calls `calculator` for arithmetic,
 `current_time` for time questions and any tool for `call TOOL {json arguments}`, counts
-(`count to 50`) for long streams, and otherwise answers from the conversation while saying that it is the offline model. Like OpenAI's
-models it calls tools in parallel unless `model_params.parallel_tool_calls` is false; then it
-takes one expression per step, which makes long multi-step runs easy to produce.
+(`count to 50`) for long streams, and otherwise answers from the conversation while saying
+that it is the offline model. Like OpenAI's models it calls tools in parallel unless
+`model_params.parallel_tool_calls` is false; then it takes one expression per step, which
+makes long multi-step runs easy to produce.
 """
 
 from __future__ import annotations
