@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from ..agents import McpServer
 
 log = logging.getLogger("agio")
-TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _CONNECTION_CLOSED = -32000
 _REQUEST_TIMEOUT = -32001
 
