@@ -78,7 +78,8 @@ class OfflineProvider:
         call_id = f"call_{len(messages)}"
         if since_question and since_question[-1].get("role") == "tool" and _CALL.match(question):
             return self._summarise_tool_results(messages, since_question), []
-        if asked := _CALL.match(question):
+        asked = _CALL.match(question)
+        if asked and (asked.group(1) in tool_names or asked.group(2).startswith("{")):
             return self._call(asked.group(1), asked.group(2), tool_names, call_id)
         expressions = [e.strip() for e in _EXPRESSION.findall(question)]
         done = sum(1 for m in since_question if m.get("role") == "tool")

@@ -104,33 +104,40 @@ async def test_offline_model_answers_what_changed_in_the_last_commit(
     assert "git__git_show returned" in answer and "greeting.py" in answer
 
 
-async def test_openai_model_calls_the_git_server(
-    home: Path, repo: Path, fake_openai: FakeOpenAIServer
-) -> None:
+@pytest.fixture
+async def gpt_agio(home: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Agio]:
+    """A facade whose `openai/` models are the fake OpenAI server."""
     settings = Settings(
         home=home, openai_base_url=fake_openai.base_url, openai_api_key=SecretStr("sk-test")
     )
     async with Agio(settings) as agio:
-        await agio.create_agent(
-            {
-                "id": "git-gpt",
-                "model": "openai/gpt-4o-mini",
-                "tools": ["git__git_log", "git__git_show"],
-                "mcp_servers": {
-                    "git": {"command": str(BIN / "mcp-server-git"), "args": ["-r", str(repo)]}
-                },
-            }
-        )
-        fake_openai.queue(
-            ToolCallsReply(
-                [ToolCall("git__git_log", {"repo_path": str(repo), "max_count": 1}, id="c1")]
-            ),
-            ToolCallsReply(
-                [ToolCall("git__git_show", {"repo_path": str(repo), "revision": "HEAD"}, id="c2")]
-            ),
-            TextReply(("The last commit added greeting.py.",)),
-        )
-        events = await run_events(agio, "git-gpt", "What changed in the last commit?")
+        yield agio
+
+
+async def test_openai_model_calls_the_git_server(
+    gpt_agio: Agio, repo: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    agio = gpt_agio
+    await agio.create_agent(
+        {
+            "id": "git-gpt",
+            "model": "openai/gpt-4o-mini",
+            "tools": ["git__git_log", "git__git_show"],
+            "mcp_servers": {
+                "git": {"command": str(BIN / "mcp-server-git"), "args": ["-r", str(repo)]}
+            },
+        }
+    )
+    fake_openai.queue(
+        ToolCallsReply(
+            [ToolCall("git__git_log", {"repo_path": str(repo), "max_count": 1}, id="c1")]
+        ),
+        ToolCallsReply(
+            [ToolCall("git__git_show", {"repo_path": str(repo), "revision": "HEAD"}, id="c2")]
+        ),
+        TextReply(("The last commit added greeting.py.",)),
+    )
+    events = await run_events(agio, "git-gpt", "What changed in the last commit?")
     log, show = completed(events)
     assert "Say bonjour in greeting.py" in log["result"] and not log["is_error"]
     assert "greeting.py" in show["result"]
@@ -252,25 +259,20 @@ async def test_list_changed_refreshes_the_tools(test_agio: Agio) -> None:
 
 
 async def test_a_server_that_cannot_start(
-    home: Path, fake_openai: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+    gpt_agio: Agio, fake_openai: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(
-        home=home, openai_base_url=fake_openai.base_url, openai_api_key=SecretStr("sk-test")
+    agio = gpt_agio
+    await agio.create_agent(
+        {
+            "id": "broken",
+            "model": "openai/gpt-4o-mini",
+            "tools": ["nope__*", "calculator"],
+            "mcp_servers": {"nope": {"command": "/nonexistent/mcp-server"}},
+        }
     )
-    async with Agio(settings) as agio:
-        await agio.create_agent(
-            {
-                "id": "broken",
-                "model": "openai/gpt-4o-mini",
-                "tools": ["nope__*", "calculator"],
-                "mcp_servers": {"nope": {"command": "/nonexistent/mcp-server"}},
-            }
-        )
-        fake_openai.queue(
-            ToolCallsReply([ToolCall("nope__anything", {}, id="c1")]), TextReply(("ok",))
-        )
-        events = await run_events(agio, "broken", "use the nope server")
-        tools = (await agio.list_tools("broken")).items
+    fake_openai.queue(ToolCallsReply([ToolCall("nope__anything", {}, id="c1")]), TextReply(("ok",)))
+    events = await run_events(agio, "broken", "use the nope server")
+    tools = (await agio.list_tools("broken")).items
     [result] = completed(events)  # the run goes on
     assert result["is_error"] and "MCP server 'nope' could not start" in result["result"]
     assert [r.getMessage() for r in caplog.records if "'nope'" in r.getMessage()]
