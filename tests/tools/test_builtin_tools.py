@@ -212,6 +212,7 @@ def site() -> Iterator[int]:
     thread.start()
     yield server.server_address[1]
     server.shutdown()
+    server.server_close()
 
 
 async def test_fetch_turns_html_into_text(ctx: RunContext, site: int) -> None:
