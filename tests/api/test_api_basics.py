@@ -39,6 +39,7 @@ def test_docs_redoc_and_openapi_are_served(client: httpx.Client) -> None:
         "/api/runs/{run_id}/stream-token": {"post"},
         "/api/runs/{run_id}/tree": {"get"},
         "/api/sessions/latest": {"get"},
+        "/api/tools": {"get"},
         "/api/checkpoints/runs/{run_id}/checkpoints": {"get", "post"},
         "/api/checkpoints/{checkpoint_id}": {"get"},
         "/api/checkpoints/{checkpoint_id}/restore": {"post"},
