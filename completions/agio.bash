@@ -4,18 +4,19 @@
 
 _agio_commands() {
     case "$1" in
-        "") echo 'chat tui serve agents runs checkpoints config' ;;
+        "") echo 'chat tui serve agents runs checkpoints config tools' ;;
         "agents") echo 'list show create delete' ;;
         "runs") echo 'list show events pause cancel resume' ;;
         "checkpoints") echo 'list show create restore fork tree diff' ;;
         "config") echo 'show path' ;;
+        "tools") echo 'list' ;;
     esac
 }
 
 _agio_options() {
     case "$1" in
         "") echo '--server --version -h --help' ;;
-        "chat") echo '-a --agent -s --session -c --continue --json --events --no-stream -h --help' ;;
+        "chat") echo '-a --agent -s --session -c --continue --json --events --no-stream --workspace -h --help' ;;
         "tui") echo '-a --agent -s --session --server -h --help' ;;
         "serve") echo '--host --port --workers --reload --no-reload --insecure --no-insecure -h --help' ;;
         "agents") echo '-h --help' ;;
@@ -41,13 +42,15 @@ _agio_options() {
         "config") echo '-h --help' ;;
         "config show") echo '--json -h --help' ;;
         "config path") echo '-h --help' ;;
+        "tools") echo '-h --help' ;;
+        "tools list") echo '-a --agent -n --limit --offset --json -h --help' ;;
     esac
 }
 
 _agio_value_options() {
     case "$1" in
         "") echo '--server' ;;
-        "chat") echo '-a --agent -s --session' ;;
+        "chat") echo '-a --agent -s --session --workspace' ;;
         "tui") echo '-a --agent -s --session --server' ;;
         "serve") echo '--host --port --workers' ;;
         "agents list") echo '-t --tag -n --limit --offset' ;;
@@ -59,6 +62,7 @@ _agio_value_options() {
         "checkpoints create") echo '-d --description -t --tag' ;;
         "checkpoints restore") echo '--query --system-prompt --model -p --param --max-steps' ;;
         "checkpoints fork") echo '--query --system-prompt --model -p --param --max-steps' ;;
+        "tools list") echo '-a --agent -n --limit --offset' ;;
     esac
 }
 
@@ -69,6 +73,7 @@ _agio_values() {
         "agents create -f"|"agents create --file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "runs list -a"|"runs list --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
         "runs list --status") COMPREPLY=($(compgen -W 'running paused completed failed cancelled interrupted' -- "$cur")) ;;
+        "tools list -a"|"tools list --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
     esac
 }
 

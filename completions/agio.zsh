@@ -21,7 +21,7 @@ _agio() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('chat:Chat with an agent\: stream its answer, or talk turn by turn at a...' 'tui:Open the terminal UI\: chat, watch runs, pause/resume/cancel,...' 'serve:Serve the agio HTTP API (docs at /docs).' 'agents:List, show, create and delete agents.' 'runs:List and inspect runs; pause, resume or cancel them from any terminal.' 'checkpoints:Inspect a run'\''s checkpoints; restore, fork, compare them.' 'config:Show agio'\''s configuration.'); _describe -t commands command commands ;;
+        command) local -a commands=('chat:Chat with an agent\: stream its answer, or talk turn by turn at a...' 'tui:Open the terminal UI\: chat, watch runs, pause/resume/cancel,...' 'serve:Serve the agio HTTP API (docs at /docs).' 'agents:List, show, create and delete agents.' 'runs:List and inspect runs; pause, resume or cancel them from any terminal.' 'checkpoints:Inspect a run'\''s checkpoints; restore, fork, compare them.' 'config:Show agio'\''s configuration.' 'tools:List the tools agents can use.'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 chat) _agio_chat ;;
@@ -31,6 +31,7 @@ _agio() {
                 runs) _agio_runs ;;
                 checkpoints) _agio_checkpoints ;;
                 config) _agio_config ;;
+                tools) _agio_tools ;;
             esac ;;
     esac
 }
@@ -43,6 +44,7 @@ _agio_chat() {
         '--json[Print the run record as JSON.]' \
         '--events[Print events as NDJSON.]' \
         '--no-stream[Print the answer once complete.]' \
+        '--workspace[Folder the file and shell tools work in, for this run (embedded only).]:DIR: ' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
         ':MESSAGE: '
 }
@@ -305,6 +307,30 @@ _agio_config_show() {
 
 _agio_config_path() {
     _arguments \
+        '(-h --help)'{-h,--help}'[Show help and exit.]'
+}
+
+_agio_tools() {
+    local curcontext=$curcontext state line
+    _arguments -C \
+        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '1: :->command' \
+        '*:: :->args'
+    case $state in
+        command) local -a commands=('list:List tools\: name, source (builtin, python, mcp\:SERVER), approval...'); _describe -t commands command commands ;;
+        args)
+            case $line[1] in
+                list) _agio_tools_list ;;
+            esac ;;
+    esac
+}
+
+_agio_tools_list() {
+    _arguments \
+        '(-a --agent)'{-a,--agent}'[This agent'\''s tools (its MCP servers are started); default\: every built-in.]:AGENT:_agio_live_agents' \
+        '(-n --limit)'{-n,--limit}'[At most this many.]:N: ' \
+        '--offset[Skip this many.]:N: ' \
+        '--json[Print JSON.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]'
 }
 

@@ -4,6 +4,7 @@ offline model's `call TOOL {json}` and the run loop, in a real workspace folder.
 from __future__ import annotations
 
 import contextlib
+import contextlib
 import json
 import os
 import threading
@@ -98,25 +99,32 @@ async def test_writes_never_leave_the_workspace(
 
 
 def test_a_folder_swapped_for_a_link_mid_way_is_refused(tmp_path: Path) -> None:
-    """The check-then-open race: another process flips `sub` between a real folder and a
-    link leading out while the tools read and write through it. Nothing outside is ever
-    read or written."""
+    """The check-then-open race: another thread keeps turning `sub` from a real folder into
+    a link leading out and back while the tools read and write through it. Nothing outside
+    is ever read or written, whatever the timing."""
     root = tmp_path / "ws"
-    (root / "real").mkdir(parents=True)
-    (root / "real" / "f.txt").write_text("inside")
+    real, sub = root / "real", root / "sub"
+    real.mkdir(parents=True)
+    (real / "f.txt").write_text("inside")
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "f.txt").write_text(SECRET)
     workspace = Workspace(root)
     stop = threading.Event()
+    flips = 0
 
     def flip() -> None:
+        nonlocal flips
         while not stop.is_set():
-            for target in (root / "real", outside):
-                tmp = root / "sub.tmp"
-                tmp.unlink(missing_ok=True)
-                tmp.symlink_to(target)
-                os.replace(tmp, root / "sub")
+            for step in (
+                lambda: os.rename(real, sub),  # `sub` is the real folder
+                lambda: os.rename(sub, real),
+                lambda: os.symlink(outside, sub),  # `sub` leads out
+                lambda: os.unlink(sub),
+            ):
+                with contextlib.suppress(OSError):  # a write may have made `sub` meanwhile
+                    step()
+            flips += 1
 
     flipper = threading.Thread(target=flip)
     flipper.start()
@@ -134,8 +142,9 @@ def test_a_folder_swapped_for_a_link_mid_way_is_refused(tmp_path: Path) -> None:
     finally:
         stop.set()
         flipper.join()
-    assert outcomes["read"] == 0  # `sub` is always a link: never followed
+    assert flips > 10 and outcomes["refused"] > 0
     assert sorted(p.name for p in outside.iterdir()) == ["f.txt"]
+    assert (outside / "f.txt").read_text() == SECRET
 
 
 async def test_shell(worker: Agio, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
