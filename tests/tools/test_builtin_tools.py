@@ -4,7 +4,6 @@ offline model's `call TOOL {json}` and the run loop, in a real workspace folder.
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import json
 import os
 import threading
@@ -30,7 +29,7 @@ async def call(agio: Agio, tool: str, arguments: dict[str, Any], agent: str = "w
     handle = await agio.start_chat(agent, f"call {tool} {json.dumps(arguments)}")
     events = [event async for event in handle.events()]
     assert events[-1].type == "run_completed", events[-1]
-    [result] = [e.data for e in events if e.type == "tool_call_completed"]
+    [result] = [e.model_dump() for e in events if e.type == "tool_call_completed"]
     return result
 
 

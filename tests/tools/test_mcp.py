@@ -66,7 +66,7 @@ async def run_events(agio: Agio, agent_id: str, message: str) -> list[Any]:
 
 def completed(events: list[Any]) -> list[dict[str, Any]]:
     assert events[-1].type == "run_completed", events[-1]
-    return [e.data for e in events if e.type == "tool_call_completed"]
+    return [e.model_dump() for e in events if e.type == "tool_call_completed"]
 
 
 GIT_AGENT = {
@@ -100,7 +100,7 @@ async def test_offline_model_answers_what_changed_in_the_last_commit(
     assert not result["is_error"]
     assert "Say bonjour in greeting.py" in result["result"]
     assert "+print('bonjour')" in result["result"]
-    answer = events[-1].data["response"]
+    answer = events[-1].response
     assert "git__git_show returned" in answer and "greeting.py" in answer
 
 
