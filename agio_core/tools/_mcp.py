@@ -202,6 +202,10 @@ class _Connection:
 
     async def close(self) -> None:
         self._stop.set()
+        if self._task is not None and not self._ready.is_set():
+            # Still starting (a server may hang in its handshake): stop waiting for it. The
+            # SDK still stops the process, shielded from this cancellation.
+            self._task.cancel()
         if self._task is not None:
             # Shielded: a stdio server is always stopped, even if our caller is cancelled.
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -223,8 +227,10 @@ class McpPool:
             if current is not None and current.alive:
                 return current
             connection = _Connection(name, config, self.settings)
-            await connection.start()
+            # Kept before it is started: a run cancelled while the server starts leaves it
+            # here, where closing the pool stops it.
             self._connections[key] = connection
+            await connection.start()
             return connection
 
     async def tools(self, name: str, config: McpServer) -> list[McpTool]:

@@ -353,3 +353,29 @@ mcp_servers:
     )
     [refused] = (await agio.list_tools("no-token")).items
     assert refused.policy is None and "MCP server 'web' could not start" in (refused.error or "")
+
+
+async def test_a_server_that_never_answers_its_handshake(home: Path, tmp_path: Path) -> None:
+    pidfile = tmp_path / "mute.pid"
+    async with Agio(Settings(home=home, mcp_start_timeout_s=1.0)) as agio:
+        await agio.create_agent(
+            {
+                "id": "mute",
+                "model": "offline/demo",
+                "tools": ["mute__*"],
+                "mcp_servers": {
+                    "mute": {
+                        "command": "bash",
+                        "args": ["-c", f"echo $$ > {pidfile}; exec sleep 600"],
+                    }
+                },
+            }
+        )
+        [info] = (await agio.list_tools("mute")).items
+        assert info.error == "MCP server 'mute' did not start within 1 s"
+        pid = int(pidfile.read_text())
+        for _ in range(100):  # stopped, not left behind
+            if not alive(pid):
+                break
+            await asyncio.sleep(0.05)
+        assert not alive(pid)
