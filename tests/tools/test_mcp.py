@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai import FakeOpenAIServer, TextReply, ToolCall, ToolCallsReply
 from pydantic import SecretStr
 
 from agio_core import Agio, Settings
-from agio_core.testing import FakeOpenAIServer, TextReply, ToolCall, ToolCallsReply
 
 BIN = Path(sys.executable).parent
 TEST_SERVER = Path(__file__).with_name("mcp_test_server.py")
