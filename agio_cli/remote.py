@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -21,6 +22,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from agio_core.agents import Agent, AgentSpec, load_agent_file
+from agio_core.attachments import Attachment
 from agio_core.checkpoints import (
     Checkpoint,
     CheckpointSummary,
@@ -36,7 +38,7 @@ from agio_core.errors import (
     StoreError,
 )
 from agio_core.events import Event, parse_event, why_not_an_event
-from agio_core.runs import Run
+from agio_core.runs import DELETABLE, Run
 from agio_core.service import Page
 from agio_core.tools._toolbox import ToolInfo
 
@@ -254,6 +256,7 @@ class RemoteAgio:
         status: str | None = None,
         session_id: str | None = None,
         user_id: str | None = None,
+        search: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> Page[Run]:
@@ -262,10 +265,47 @@ class RemoteAgio:
             "status": status,
             "session_id": session_id,
             "user_id": user_id,
+            "q": search or None,
             "limit": limit,
             "offset": offset,
         }
         return await self._model(Page[Run], "GET", "/api/runs", params=params)
+
+    async def delete_run(self, run_id: str) -> None:
+        await self._call("DELETE", f"/api/runs/{_segment(run_id)}")
+
+    async def prune_runs(
+        self,
+        *,
+        older_than: timedelta | None = None,
+        status: str | None = None,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """As `Agio.prune_runs`, with the server's listing and one DELETE per run."""
+        if status is not None and status not in DELETABLE:
+            raise InvalidInputError(f"status: {status} runs cannot be deleted")
+        before = datetime.now(UTC) - older_than if older_than is not None else None
+        chosen: list[str] = []
+        offset = 0
+        while True:
+            page = await self.list_runs(status=status, limit=1000, offset=offset)
+            chosen += [
+                r.id
+                for r in page.items
+                if r.status in DELETABLE and (before is None or r.created_at < before)
+            ]
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                break
+        deleted = []
+        for run_id in chosen:  # newest first, as the listing is
+            if not dry_run:
+                try:
+                    await self.delete_run(run_id)
+                except (NotFoundError, ConflictError):
+                    continue
+            deleted.append(run_id)
+        return deleted
 
     async def latest_session(self) -> str | None:
         found = await self._call("GET", "/api/sessions/latest")
@@ -321,6 +361,10 @@ class RemoteAgio:
         session_id: str | None = None,
         user_id: str | None = None,
         workspace: str | None = None,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        model_params: dict[str, Any] | None = None,
+        attachments: list[Attachment] | None = None,
     ) -> RemoteRunHandle:
         if workspace is not None:
             raise InvalidInputError(
@@ -332,6 +376,10 @@ class RemoteAgio:
             "message": message,
             "session_id": session_id,
             "user_id": user_id,
+            "model": model,
+            "system_prompt": system_prompt,
+            "model_params": model_params,
+            "attachments": [a.model_dump() for a in attachments or []],
         }
         run = await self._model(Run, "POST", "/api/runs", body=body)
         return RemoteRunHandle(self, run.id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ._time import utcnow
 from .agents import check_json_params, format_validation_error
+from .attachments import text_of
 from .errors import InvalidInputError
 
 CheckpointKind = Literal["auto", "manual", "fork"]
@@ -169,12 +169,20 @@ def diff_messages(a_id: str, a: list[Message], b_id: str, b: list[Message]) -> M
     common = common_prefix(a, b)
 
     def lines(messages: list[Message]) -> list[str]:
+        """One line per message, and one per tool call, as a person reads them."""
         out = []
         for m in messages:
-            content = m.get("content")
-            if m.get("tool_calls"):
-                content = json.dumps(m["tool_calls"], sort_keys=True)
-            out.append(f"{m.get('role')}: {content}")
+            role = m.get("role")
+            text = " ".join(text_of(m.get("content")).splitlines())
+            if role == "tool":
+                out.append(f"tool {m.get('tool_call_id', '')}: {text}")
+                continue
+            if text or not m.get("tool_calls"):
+                out.append(f"{role}: {text}")
+            for call in m.get("tool_calls") or []:
+                function = call.get("function") or {}
+                name, arguments = function.get("name", "?"), function.get("arguments") or ""
+                out.append(f"{role} calls {name}({arguments}) [{call.get('id', '')}]")
         return out
 
     unified = "\n".join(

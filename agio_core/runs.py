@@ -20,6 +20,8 @@ RUN_STATUSES: tuple[RunStatus, ...] = (
 )
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 RESUMABLE: frozenset[str] = frozenset({"paused", "interrupted"})
+# What can be deleted: not `running` (its owner writes it), nor a run waiting for approval.
+DELETABLE: frozenset[str] = FINISHED | RESUMABLE
 
 
 class RunMetrics(BaseModel):

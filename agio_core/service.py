@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from . import _deletion
 from ._engine import EventLog, Runner, StartMode
 from ._time import utcnow
 from .agents import (
@@ -26,6 +28,7 @@ from .agents import (
     load_agent_file,
     parse_agent_spec,
 )
+from .attachments import Attachment, user_content
 from .checkpoints import (
     AgentSnapshot,
     Checkpoint,
@@ -60,6 +63,7 @@ from .ids import (
     new_session_id,
     run_of_checkpoint,
 )
+from .model_params import check_changed_params, check_model_params
 from .providers import Providers, split_model
 from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunError, RunMetrics
 from .settings import Settings
@@ -267,9 +271,11 @@ class Agio:
         status: str | None = None,
         session_id: str | None = None,
         user_id: str | None = None,
+        search: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> Page[Run]:
+        """Newest first; `search` finds text in the input or the answer, ignoring case."""
         if status is not None and status not in RUN_STATUSES:
             raise InvalidInputError(f"status: must be one of {', '.join(RUN_STATUSES)}")
         if status in {"running", "interrupted"}:
@@ -280,11 +286,38 @@ class Agio:
             status=status,
             session_id=session_id,
             user_id=None if user_id is None else check_user_id(user_id),
+            search=search or None,
             limit=limit,
             offset=offset,
         )
         items = [await self._reconciled(run) for run in runs]
         return Page(total=total, items=items, limit=limit, offset=offset)
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete a run that is not running; runs that build on it keep working."""
+        await _deletion.delete_run(self.store, await self.get_run(run_id), self._messages_of)
+
+    async def prune_runs(
+        self,
+        *,
+        older_than: timedelta | None = None,
+        status: str | None = None,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """Delete the runs created more than `older_than` ago (and in `status`), newest
+        first; return their ids. Runs that cannot be deleted (running) are left alone."""
+        await self.interrupt_orphans()
+        before = utcnow() - older_than if older_than is not None else None
+        runs = await _deletion.prunable(self.store, created_before=before, status=status)
+        deleted = []
+        for run in runs:
+            if not dry_run:
+                try:
+                    await _deletion.delete_run(self.store, run, self._messages_of)
+                except (NotFoundError, ConflictError):  # deleted or resumed meanwhile
+                    continue
+            deleted.append(run.id)
+        return deleted
 
     async def interrupt_orphans(self) -> list[str]:
         """Mark every `running` run whose owner is gone `interrupted`; return their ids.
@@ -439,16 +472,26 @@ class Agio:
         session_id: str | None = None,
         user_id: str | None = None,
         workspace: str | None = None,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        model_params: dict[str, Any] | None = None,
+        attachments: list[Attachment] | None = None,
     ) -> RunHandle:
         """Start a run answering `message`; with `session_id`, continue that conversation;
         `user_id` is recorded on the run (the caller's name for its user).
 
-        `workspace` replaces the agent's workspace folder for this run (`chat --workspace`).
+        `workspace` replaces the agent's workspace folder for this run (`chat --workspace`);
+        `model`, `system_prompt` and `model_params` change the agent for this run only (the
+        run's checkpoints record them); `model_params` are checked for the model's provider.
         """
         if user_id is not None:
             check_user_id(user_id)
         agent = await self.get_agent(agent_id)
-        _check_model(agent.model)
+        model = model or agent.model
+        _check_model(model)
+        params = {**agent.model_params, **check_model_params(model, model_params or {})}
+        if system_prompt is None:
+            system_prompt = agent.system_prompt
         if workspace is not None:
             folder = Path(workspace).expanduser()
             if not folder.is_dir():
@@ -473,16 +516,17 @@ class Agio:
                     previous_messages = await self._messages_of(base)
         snapshot = AgentSnapshot(
             agent_id=agent.id,
-            model=agent.model,
-            model_params=agent.model_params,
-            system_prompt=agent.system_prompt,
+            model=model,
+            model_params=params,
+            system_prompt=system_prompt,
             tools=agent.tools,
             max_steps=agent.max_steps,
             workspace=workspace if workspace is not None else agent.workspace,
         )
         history = [m for m in previous_messages if m.get("role") != "system"]
-        messages: list[Message] = [{"role": "system", "content": agent.system_prompt}]
-        messages += [*history, {"role": "user", "content": message}]
+        messages: list[Message] = [{"role": "system", "content": system_prompt}]
+        content = user_content(message, attachments or [])
+        messages += [*history, {"role": "user", "content": content}]
         checkpointed = common_prefix(previous_messages, messages)
         run_id = new_run_id()
         with owning(run_id) as owner:
@@ -750,7 +794,13 @@ class Agio:
             claimed = await self.store.transition_run(
                 run.id,
                 {s for s in RUN_STATUSES if s != "running"},
-                {**self._claim(owner), "response": None, "metrics": RunMetrics(**source.metrics)},
+                {
+                    **self._claim(owner),
+                    "response": None,
+                    "metrics": RunMetrics(**source.metrics),
+                    # The run answers the new question now: its record says so.
+                    **({"input": mods.modified_query} if mods.modified_query is not None else {}),
+                },
             )
             if claimed is None:
                 raise ConflictError(f"run {run.id} started running; try again when it stops")
@@ -806,6 +856,8 @@ class Agio:
         stored = await self._messages_of(source)
         messages, agent = mods.apply(stored, source.agent)
         _check_model(agent.model)
+        params = check_changed_params(agent.model, agent.model_params, source.agent.model_params)
+        agent = agent.model_copy(update={"model_params": params})
         if (
             messages
             and messages[-1].get("role") == "assistant"

@@ -8,11 +8,12 @@ public view of a run, which leaves out who drives it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..agents import AgentSpec
+from ..attachments import Attachment
 from ..checkpoints import Modifications
 from ..errors import InvalidInputError
 from ..ids import USER_ID_MAX, check_user_id
@@ -103,6 +104,18 @@ class RunStartRequest(_Request):
     message: str
     session_id: str | None = None
     user_id: UserId = None
+    model: str | None = Field(default=None, description="Another model, for this run only.")
+    system_prompt: str | None = Field(
+        default=None, description="Another system prompt, for this run only."
+    )
+    model_params: dict[str, Any] | None = Field(
+        default=None,
+        description="Model parameters added to the agent's, for this run only; checked for "
+        "the model's provider (an unknown key or a wrong type is a 422).",
+    )
+    attachments: list[Attachment] = Field(
+        default_factory=list, max_length=100, description="Text files and images."
+    )
 
 
 class RunOut(BaseModel):

@@ -17,6 +17,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..attachments import text_of
 from ..settings import Settings
 from ._base import Message, ModelRequest, ModelResponse, StreamPart, TextDelta, ToolCall, Usage
 
@@ -38,8 +39,14 @@ def _words(text: str) -> int:
 
 
 def _text_of(message: Message) -> str:
+    return text_of(message.get("content"))
+
+
+def _images_in(message: Message) -> int:
     content = message.get("content")
-    return content if isinstance(content, str) else ""
+    if not isinstance(content, list):
+        return 0
+    return sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
 
 
 class OfflineProvider:
@@ -114,6 +121,13 @@ class OfflineProvider:
                 ):
                     return f"Your name is {m.group(1)}.", []
             return "You have not told me your name yet.", []
+        if images := _images_in(messages[asked_at]) if asked_at < len(messages) else 0:
+            seen = "an image" if images == 1 else f"{images} images"
+            return (
+                f"You attached {seen}, but I am agio's offline demo model and cannot see "
+                "images; use a model that takes images (e.g. openai/gpt-4o-mini). "
+                + self._default_answer(messages, question)
+            ), []
         return self._default_answer(messages, question), []
 
     @staticmethod

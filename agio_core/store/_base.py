@@ -17,6 +17,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -92,10 +93,19 @@ class Store(ABC):
         session_id: str | None = None,
         user_id: str | None = None,
         parent_run_id: str | None = None,
+        search: str | None = None,
+        created_before: datetime | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> tuple[int, list[Run]]:
-        """Newest first; returns (total matching, page)."""
+        """Newest first; returns (total matching, page). `search` matches the input or the
+        response, ignoring case; `created_before` keeps runs created before that moment."""
+
+    @abstractmethod
+    async def delete_run(self, run_id: str, expected: Collection[str]) -> bool:
+        """Delete the run, its checkpoints, events and control requests, atomically against
+        `transition_run`, if its status is in `expected`; False if not (or no such run).
+        Other runs' checkpoints that build on this run's must have been rewritten first."""
 
     # checkpoints
     @abstractmethod

@@ -528,11 +528,25 @@ class PostgresStore(Store):
         session_id: str | None = None,
         user_id: str | None = None,
         parent_run_id: str | None = None,
+        search: str | None = None,
+        created_before: datetime | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> tuple[int, list[Run]]:
         conditions: list[sql.Composable] = []
         params: list[Any] = []
+        if search:
+            # strpos, not LIKE: the text is matched as it is, `%` and `_` included.
+            conditions.append(
+                sql.SQL(
+                    "(strpos(lower(data->>'input'), lower(%s)) > 0"
+                    " OR strpos(lower(coalesce(data->>'response', '')), lower(%s)) > 0)"
+                )
+            )
+            params += [search, search]
+        if created_before is not None:
+            conditions.append(sql.SQL("created_at < %s"))
+            params.append(created_before)
         for column, value in (
             ("agent_id", agent_id),
             ("status", status),
@@ -561,6 +575,16 @@ class PostgresStore(Store):
             ).fetchall()
         total = int(total_row[0]) if total_row else 0
         return total, [Run.model_validate_json(row[0]) for row in rows]
+
+    async def delete_run(self, run_id: str, expected: Collection[str]) -> bool:
+        # One statement: the status check and the delete (checkpoints, events and control
+        # requests go with it, ON DELETE CASCADE) are atomic against a transition.
+        deleted = await self._execute(
+            "delete a run",
+            "DELETE FROM agio_runs WHERE id = %s AND status = ANY(%s)",
+            (check_run_id(run_id), list(expected)),
+        )
+        return deleted > 0
 
     # checkpoints
 

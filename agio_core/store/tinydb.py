@@ -26,8 +26,10 @@ import errno
 import heapq
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -269,7 +271,8 @@ class TinyDBStore(Store):
                 raise StoreError(f"{self.runs_index_path} has a corrupt line") from None
             if entry["id"] not in seen:  # else superseded by the line already seen
                 seen.add(entry["id"])
-                yield line, entry
+                if not entry.get("deleted"):  # a deleted run's last line is a tombstone
+                    yield line, entry
 
     def _read_run(self, run_id: str) -> Run | None:
         data = _read_json(self._run_dir(run_id) / "run.json")
@@ -329,9 +332,21 @@ class TinyDBStore(Store):
         session_id: str | None = None,
         user_id: str | None = None,
         parent_run_id: str | None = None,
+        search: str | None = None,
+        created_before: datetime | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> tuple[int, list[Run]]:
+        needle = search.casefold() if search else None
+
+        def found(run_id: str) -> bool:
+            # Inputs and answers are not in the listing (it would grow with them): read the
+            # run's own file, only for runs that match everything else.
+            run = self._read_run(run_id)
+            return run is not None and any(
+                (needle or "") in (text or "").casefold() for text in (run.input, run.response)
+            )
+
         def read() -> tuple[int, list[Run]]:
             total = 0
             # (created_at, id) of the newest matches up to the page's end: a min-heap.
@@ -345,6 +360,11 @@ class TinyDBStore(Store):
                     # Lines written before user_id existed have none.
                     and (user_id is None or entry.get("user_id") == user_id)
                     and (parent_run_id is None or entry.get("parent_run_id") == parent_run_id)
+                    and (
+                        created_before is None
+                        or datetime.fromisoformat(entry["created_at"]) < created_before
+                    )
+                    and (needle is None or found(entry["id"]))
                 ):
                     total += 1
                     item = (entry["created_at"], entry["id"])
@@ -357,6 +377,30 @@ class TinyDBStore(Store):
             return total, [run for run in runs if run is not None]
 
         return await self._io(read)
+
+    async def delete_run(self, run_id: str, expected: Collection[str]) -> bool:
+        def delete() -> bool:
+            run_dir = self._run_dir(run_id)
+            if not run_dir.is_dir():
+                return False
+            trash = self.runs_dir / f".deleted-{run_id}-{os.getpid()}"
+            with self._run_lock(run_id):
+                run = self._read_run(run_id)
+                if run is None or run.status not in expected:
+                    return False
+                tombstone = json.dumps({"id": run_id, "deleted": True}) + "\n"
+                with self._locked(self.home / "index.lock"):
+                    append_lines(self.runs_index_path, tombstone.encode(), durable=True)
+                # Out of its place while the lock is held: a transition waiting for the lock
+                # finds no run once it has it.
+                try:
+                    os.replace(run_dir, trash)
+                except OSError as exc:
+                    raise _store_error(exc, run_dir) from exc
+            shutil.rmtree(trash, ignore_errors=True)
+            return True
+
+        return await self._io(delete)
 
     # checkpoints
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ...checkpoints import TreeNode
 from ...runs import RunStatus
@@ -28,6 +28,9 @@ async def list_runs(
     status: RunStatus | None = None,
     session_id: str | None = None,
     user_id: Annotated[UserId, Query(description="Only this user's runs.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=1000, description="Text in the input or the answer.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[RunOut]:
@@ -36,6 +39,7 @@ async def list_runs(
         status=status,
         session_id=session_id,
         user_id=user_id,
+        search=q,
         limit=limit,
         offset=offset,
     )
@@ -55,7 +59,14 @@ async def list_runs(
 )
 async def start_run(agio: AgioDep, body: RunStartRequest) -> RunOut:
     handle = await agio.start_chat(
-        body.agent_id, body.message, session_id=body.session_id, user_id=body.user_id
+        body.agent_id,
+        body.message,
+        session_id=body.session_id,
+        user_id=body.user_id,
+        model=body.model,
+        system_prompt=body.system_prompt,
+        model_params=body.model_params,
+        attachments=body.attachments,
     )
     return run_out(await agio.get_run(handle.run_id))
 
@@ -68,6 +79,19 @@ async def start_run(agio: AgioDep, body: RunStartRequest) -> RunOut:
 )
 async def get_run(agio: AgioDep, run_id: str) -> RunOut:
     return run_out(await agio.get_run(run_id))
+
+
+@router.delete(
+    "/{run_id}",
+    status_code=204,
+    responses=error_responses(401, 404, 409),
+    summary="Delete a run (extension)",
+    description="Not while it runs (409). Runs that build on it (the next runs of its "
+    "session, forks of its checkpoints) get a copy of what they need and keep working.",
+)
+async def delete_run(agio: AgioDep, run_id: str) -> Response:
+    await agio.delete_run(run_id)
+    return Response(status_code=204)
 
 
 @router.post(
