@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 
 def fancy() -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+    """A person's terminal: tables, spinner, Markdown. NO_COLOR keeps this layout and drops
+    only the colour (rich reads NO_COLOR itself)."""
+    if os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()
 
@@ -51,6 +53,24 @@ def one_line(text: str | None, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+def cell_text(value: str) -> str:
+    """A whole value as one tab-separated field: backslash, tab, newline and carriage
+    return escaped as `\\`, `\t`, `\n`, `\r` (PostgreSQL's COPY text format), never cut."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def cut_note(shown: int, offset: int, total: int) -> None:
+    """Say on stderr that a list stops before its end (scripts read stdout only)."""
+    if total > offset + shown:
+        print(
+            f"agio: showing {shown} of {total} (from {offset}); see --limit and --offset",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def when(moment: datetime | None) -> str:
     """Local time for people; ISO 8601 (UTC, as stored) for scripts."""
     if moment is None:
@@ -74,12 +94,12 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, styles: bool
     """A rich table at a terminal; tab-separated rows without a header (id first) otherwise."""
     if not fancy():
         for row in rows:
-            write("\t".join(cell.replace("\t", " ") for cell in row) + "\n")
+            write("\t".join(cell_text(cell) for cell in row) + "\n")
         return
     from rich.table import Table
     from rich.text import Text
 
-    rows = [list(row) for row in rows]
+    rows = [[" ".join(cell.split()) for cell in row] for row in rows]
     grid = Table(box=None, header_style="bold", pad_edge=False)
     for index, header in enumerate(headers):
         if index == len(headers) - 1:  # the free-text column gives way first

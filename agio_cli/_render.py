@@ -26,9 +26,8 @@ Style = Literal["fancy", "text", "events", "json", "quiet"]
 
 
 def run_document(run: Run) -> dict[str, Any]:
-    """The run record as `--json` prints it: `run_id` first, as in the API's non-streamed chat."""
-    record = run.summary()
-    return {"run_id": record.pop("id"), **record}
+    """The run record as every `--json` prints it (`runs show`, `chat`, `resume`, ...)."""
+    return run.summary()
 
 
 def model_label(model: str | None) -> str:

@@ -50,11 +50,9 @@ def list_agents(
         return
     out.table(
         ["id", "model", "name", "tags", "description"],
-        (
-            [a.id, a.model, a.name, ",".join(a.tags), out.one_line(a.description)]
-            for a in page.items
-        ),
+        ([a.id, a.model, a.name, ",".join(a.tags), a.description] for a in page.items),
     )
+    out.cut_note(len(page.items), offset, page.total)
 
 
 def agent_yaml(agent: Agent) -> str:

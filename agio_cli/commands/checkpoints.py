@@ -10,7 +10,7 @@ import typer
 from .. import _output as out
 from .._connection import call
 from .._errors import fail, say
-from .._options import AS_JSON, RUN_ID
+from .._options import AS_JSON, RUN_ID, param_value
 from .._render import Style
 from .._stream import choose_style, exit_unless_completed, show_run
 from .._wording import count
@@ -60,7 +60,7 @@ def list_checkpoints(
                 out.when(s.created_at),
                 str(s.message_count),
                 count(s.total_tokens),
-                out.one_line(s.description, 50),
+                s.description,
             ]
             for s in summaries
         ),
@@ -143,18 +143,14 @@ def create(
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` pairs; values are read as YAML scalars (numbers, true/false, strings)."""
-    import yaml
-
+    """`KEY=VALUE` pairs; values are read as YAML scalars (numbers, true/false, strings) and
+    checked against the model's provider by the core."""
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             fail(f"--param: expected KEY=VALUE, got {pair!r}")
-        try:
-            params[key.strip()] = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            params[key.strip()] = value
+        params[key.strip()] = param_value(value)
     return params
 
 
@@ -325,17 +321,20 @@ def diff(
 ) -> None:
     """Show how the conversations at two checkpoints differ (unified diff)."""
     result = call(ctx, lambda agio: agio.diff_checkpoints(a, b))
+    differ = bool(result.only_in_a or result.only_in_b)
     if as_json:
         out.print_json(result.model_dump(mode="json"))
-        return
-    if not result.unified:
+    elif not differ:
         say("no difference in messages")
-        return
-    if not out.fancy():
+    elif not result.unified:
+        say("the messages differ only in fields the diff does not show; see --json")
+    elif not out.fancy():
         out.write(result.unified + "\n")
-        return
-    from rich.text import Text
+    else:
+        from rich.text import Text
 
-    colours = {"+": "green", "-": "red", "@": "cyan"}
-    for line in result.unified.splitlines():
-        out.console().print(Text(line, style=colours.get(line[:1], "")))
+        colours = {"+": "green", "-": "red", "@": "cyan"}
+        for line in result.unified.splitlines():
+            out.console().print(Text(line, style=colours.get(line[:1], "")))
+    if differ:  # as diff(1): 0 the same, 1 different
+        raise typer.Exit(1)

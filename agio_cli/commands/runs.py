@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ import typer
 
 from .. import _output as out
 from .._connection import call
-from .._errors import EXIT_FAILED, error, say
+from .._errors import EXIT_FAILED, error, exit_code_of, fail, say
 from .._options import AS_JSON, RUN_ID
 from .._stream import choose_style, exit_unless_completed, show_run
 from .._wording import count, tokens
@@ -34,6 +35,7 @@ class Status(StrEnum):
 
 
 STATUS = typer.Option(None, "--status", help="Only runs in this state.")
+RUN_IDS = typer.Argument(..., metavar="RUN...", help="Run ids.")
 
 
 def register(root: typer.Typer) -> None:
@@ -50,6 +52,9 @@ def list_runs(
     session: str | None = typer.Option(
         None, "--session", "-s", metavar="SESSION", help="Only this session."
     ),
+    search: str | None = typer.Option(
+        None, "--search", metavar="TEXT", help="Only runs whose input or answer has TEXT."
+    ),
     limit: int = typer.Option(20, "--limit", "-n", min=1, metavar="N", help="At most this many."),
     offset: int = typer.Option(0, "--offset", min=0, metavar="N", help="Skip this many."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print ids only."),
@@ -62,6 +67,7 @@ def list_runs(
             agent_id=agent,
             status=status.value if status else None,
             session_id=session,
+            search=search,
             limit=limit,
             offset=offset,
         ),
@@ -79,6 +85,7 @@ def list_runs(
     if quiet:
         for run in page.items:
             out.write(run.id + "\n")
+        out.cut_note(len(page.items), offset, page.total)
         return
     out.table(
         ["id", "status", "agent", "created", "tokens", "input"],
@@ -89,13 +96,12 @@ def list_runs(
                 r.agent_id,
                 out.when(r.created_at),
                 count(r.metrics.total_tokens),
-                out.one_line(r.input, 50),
+                r.input,
             ]
             for r in page.items
         ),
     )
-    if out.fancy() and page.total > offset + len(page.items):
-        say(f"showing {len(page.items)} of {page.total}; see --limit and --offset")
+    out.cut_note(len(page.items), offset, page.total)
 
 
 def _tokens(metrics: RunMetrics) -> str:
@@ -230,3 +236,85 @@ def resume(
         return await show_run(agio, handle, style, stream=not no_stream, after_seq=after)
 
     exit_unless_completed(call(ctx, resume_here))
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    run_ids: list[str] = RUN_IDS,
+) -> None:
+    """Delete runs (not while they run); runs that build on them keep working.
+
+    \b
+    Example:
+      agio runs delete run_0123456789abcdef
+      agio runs list -q --status failed | xargs agio runs delete
+    """
+
+    async def delete_all(agio: Agio) -> list[tuple[str, BaseException]]:
+        failures: list[tuple[str, BaseException]] = []
+        for run_id in run_ids:
+            try:
+                await agio.delete_run(run_id)
+            except Exception as exc:  # the others are still deleted
+                failures.append((run_id, exc))
+            else:
+                out.done(run_id, f"deleted run [bold]{run_id}[/]")
+        return failures
+
+    failures = call(ctx, delete_all)
+    codes = [exit_code_of(exc) for _, exc in failures]
+    if codes:
+        raise typer.Exit(max(codes))
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `2w`, `45s` (a bare number is days)."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    value, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "d")
+    if not (value.isascii() and value.isdigit()):
+        fail(f"--older-than: expected a whole number and a unit (s, m, h, d, w), got {text!r}")
+    return timedelta(**{units[unit]: int(value)})
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    older_than: str = typer.Option(
+        "30d",
+        "--older-than",
+        metavar="AGE",
+        help="Only runs created longer ago than AGE (30d, 12h, 90m, 2w; 0 for any age).",
+    ),
+    status: Status | None = STATUS,
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List them; delete nothing."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Delete old runs (never running ones); runs that build on them keep working.
+
+    \b
+    Examples:
+      agio runs prune                              (runs older than 30 days)
+      agio runs prune --older-than 0 --status interrupted
+      agio runs prune --older-than 2w --dry-run
+    """
+    age = parse_age(older_than)
+    ids = call(
+        ctx,
+        lambda agio: agio.prune_runs(
+            older_than=age if age else None,
+            status=status.value if status else None,
+            dry_run=dry_run,
+        ),
+    )
+    if as_json:
+        out.print_json({"deleted": [] if dry_run else ids, "would_delete": ids if dry_run else []})
+        return
+    if not out.fancy():
+        for run_id in ids:
+            out.write(run_id + "\n")
+    elif ids:
+        verb = "would delete" if dry_run else "deleted"
+        out.console().print(f"{verb} {len(ids)} run{'s' if len(ids) != 1 else ''}")
+    if not ids:
+        say("no runs to prune")
