@@ -1,4 +1,5 @@
-"""Exit codes (SPEC §6) and the one place where failures become a line on stderr and a code."""
+"""Exit codes (listed by `agio --help`) and the one place where failures become a line on
+stderr and a code."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 from typing import Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
+
+from ._help import HelpGroup
 
 try:  # recent Typer vendors Click; older releases use the click package
     from typer._click import exceptions as click_errors
@@ -93,7 +95,7 @@ def exit_code_of(exc: BaseException) -> int:
     return EXIT_FAILED
 
 
-class AgioGroup(TyperGroup):
+class AgioGroup(HelpGroup):
     """The root command: every failure, from Typer or from agio, ends as one line and a code.
 
     Done here rather than around `app()` so that `CliRunner` sees the same codes as a shell.

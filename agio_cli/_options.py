@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from typer.core import TyperCommand
 
 from ._errors import fail
+from ._help import AgioCommand
 
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 RUN_ID = typer.Argument(..., metavar="RUN", help="Run id.")
 _PAIR_SEPARATOR = "\0"
 
 
-class PairOptionCommand(TyperCommand):
+class PairOptionCommand(AgioCommand):
     """A command whose `-o KEY VALUE` takes two words, as llm's does. Typer has no repeatable
     two-value option, so the pair is joined into one value before parsing and split again
     by `option_pairs`."""

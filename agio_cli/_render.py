@@ -3,7 +3,7 @@
 fancy   a terminal: live text with a spinner, tool calls as they happen, then the answer as
         Markdown and a footer (run id, model, tokens, time)
 text    a pipe or NO_COLOR: the answer's text as it streams, nothing else
-events  one SPEC §3 event per line (NDJSON)
+events  one event per line (NDJSON), as the API streams them
 json    one JSON document, the run record, once the run stops
 quiet   the run id alone, printed as soon as the run starts
 """

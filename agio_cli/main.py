@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from ._errors import AgioGroup
-from .commands import agents, chat, checkpoints, config, runs, serve, tools, tui
+from .commands import agents, chat, checkpoints, config, models, runs, serve, tools, tui
 
 app = typer.Typer(
     name="agio",
@@ -71,6 +71,7 @@ def root(
 
 
 chat.register(app)
+models.register(app)
 agents.register(app)
 runs.register(app)
 checkpoints.register(app)

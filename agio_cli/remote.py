@@ -38,6 +38,7 @@ from agio_core.errors import (
     StoreError,
 )
 from agio_core.events import Event, parse_event, why_not_an_event
+from agio_core.models import ModelCatalog
 from agio_core.runs import DELETABLE, Run
 from agio_core.service import Page
 from agio_core.tools._toolbox import ToolInfo
@@ -243,6 +244,11 @@ class RemoteAgio:
     async def create_agent_from_file(self, path: Any, *, replace: bool = False) -> Agent:
         # `${VAR}`s are filled from this machine's environment, as in embedded mode.
         return await self.create_agent(load_agent_file(Path(path)), replace=replace)
+
+    # models
+
+    async def list_models(self) -> ModelCatalog:
+        return await self._model(ModelCatalog, "GET", "/api/models")
 
     # runs: reading
 

@@ -64,6 +64,7 @@ from .ids import (
     run_of_checkpoint,
 )
 from .model_params import check_changed_params, check_model_params
+from .models import ModelCatalog, list_models
 from .providers import Providers, split_model
 from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunError, RunMetrics
 from .settings import Settings
@@ -239,6 +240,13 @@ class Agio:
 
     async def create_agent_from_file(self, path: Any, *, replace: bool = False) -> Agent:
         return await self.create_agent(load_agent_file(Path(path)), replace=replace)
+
+    # models
+
+    async def list_models(self) -> ModelCatalog:
+        """The offline models and what the OpenAI-compatible server lists (with a note if it
+        does not answer)."""
+        return await list_models(self.settings)
 
     # runs: reading
 

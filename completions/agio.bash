@@ -4,9 +4,9 @@
 
 _agio_commands() {
     case "$1" in
-        "") echo 'chat tui serve agents runs checkpoints config tools' ;;
+        "") echo 'chat models tui serve agents runs checkpoints config tools' ;;
         "agents") echo 'list show create delete' ;;
-        "runs") echo 'list show events pause cancel resume' ;;
+        "runs") echo 'list show events pause cancel resume delete prune' ;;
         "checkpoints") echo 'list show create restore fork tree diff' ;;
         "config") echo 'show path' ;;
         "tools") echo 'list' ;;
@@ -16,7 +16,8 @@ _agio_commands() {
 _agio_options() {
     case "$1" in
         "") echo '--server --version -h --help' ;;
-        "chat") echo '-a --agent -s --session -c --continue --json --events --no-stream --workspace -h --help' ;;
+        "chat") echo '-a --agent -m --model --system -o --option -f --file -s --session -c --continue --json --events --no-stream --workspace -h --help' ;;
+        "models") echo '--json -h --help' ;;
         "tui") echo '-a --agent -s --session --server -h --help' ;;
         "serve") echo '--host --port --workers --reload --no-reload --insecure --no-insecure -h --help' ;;
         "agents") echo '-h --help' ;;
@@ -25,12 +26,14 @@ _agio_options() {
         "agents create") echo '-f --file --replace --json -h --help' ;;
         "agents delete") echo '-h --help' ;;
         "runs") echo '-h --help' ;;
-        "runs list") echo '-a --agent --status -s --session -n --limit --offset -q --quiet --json -h --help' ;;
+        "runs list") echo '-a --agent --status -s --session --search -n --limit --offset -q --quiet --json -h --help' ;;
         "runs show") echo '--json -h --help' ;;
         "runs events") echo '-f --follow --after -h --help' ;;
         "runs pause") echo '--no-wait --json -h --help' ;;
         "runs cancel") echo '-r --reason --json -h --help' ;;
         "runs resume") echo '--json --events -q --quiet --no-stream -h --help' ;;
+        "runs delete") echo '-h --help' ;;
+        "runs prune") echo '--older-than --status -n --dry-run --json -h --help' ;;
         "checkpoints") echo '-h --help' ;;
         "checkpoints list") echo '-n --limit --offset -q --quiet --json -h --help' ;;
         "checkpoints show") echo '-m --messages --json -h --help' ;;
@@ -50,14 +53,15 @@ _agio_options() {
 _agio_value_options() {
     case "$1" in
         "") echo '--server' ;;
-        "chat") echo '-a --agent -s --session --workspace' ;;
+        "chat") echo '-a --agent -m --model --system -o --option -f --file -s --session --workspace' ;;
         "tui") echo '-a --agent -s --session --server' ;;
         "serve") echo '--host --port --workers' ;;
         "agents list") echo '-t --tag -n --limit --offset' ;;
         "agents create") echo '-f --file' ;;
-        "runs list") echo '-a --agent --status -s --session -n --limit --offset' ;;
+        "runs list") echo '-a --agent --status -s --session --search -n --limit --offset' ;;
         "runs events") echo '--after' ;;
         "runs cancel") echo '-r --reason' ;;
+        "runs prune") echo '--older-than --status' ;;
         "checkpoints list") echo '-n --limit --offset' ;;
         "checkpoints create") echo '-d --description -t --tag' ;;
         "checkpoints restore") echo '--query --system-prompt --model -p --param --max-steps' ;;
@@ -73,6 +77,7 @@ _agio_values() {
         "agents create -f"|"agents create --file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "runs list -a"|"runs list --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
         "runs list --status") COMPREPLY=($(compgen -W 'running paused completed failed cancelled interrupted' -- "$cur")) ;;
+        "runs prune --status") COMPREPLY=($(compgen -W 'running paused completed failed cancelled interrupted' -- "$cur")) ;;
         "tools list -a"|"tools list --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
     esac
 }
@@ -86,9 +91,14 @@ _agio_arguments() {
         "runs pause") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
         "runs cancel") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
         "runs resume") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
+        "runs delete") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
         "checkpoints list") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
+        "checkpoints show") COMPREPLY=($(compgen -W "$(agio checkpoints ids "$cur" 2>/dev/null)" -- "$cur")) ;;
         "checkpoints create") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
+        "checkpoints restore") COMPREPLY=($(compgen -W "$(agio checkpoints ids "$cur" 2>/dev/null)" -- "$cur")) ;;
+        "checkpoints fork") COMPREPLY=($(compgen -W "$(agio checkpoints ids "$cur" 2>/dev/null)" -- "$cur")) ;;
         "checkpoints tree") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
+        "checkpoints diff") COMPREPLY=($(compgen -W "$(agio checkpoints ids "$cur" 2>/dev/null)" -- "$cur")) ;;
     esac
 }
 

@@ -11,6 +11,10 @@ _agio_live_runs() {
     local -a ids=(${(f)"$(agio runs list -q -n 30 2>/dev/null)"})
     _describe -t runs runs ids
 }
+_agio_live_checkpoints() {
+    local -a ids=(${(f)"$(agio checkpoints ids "$PREFIX" 2>/dev/null)"})
+    _describe -t checkpoints checkpoints ids
+}
 
 _agio() {
     local curcontext=$curcontext state line
@@ -21,10 +25,11 @@ _agio() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('chat:Chat with an agent\: stream its answer, or talk turn by turn at a...' 'tui:Open the terminal UI\: chat, watch runs, pause/resume/cancel,...' 'serve:Serve the agio HTTP API (docs at /docs).' 'agents:List, show, create and delete agents.' 'runs:List and inspect runs; pause, resume or cancel them from any terminal.' 'checkpoints:Inspect a run'\''s checkpoints; restore, fork, compare them.' 'config:Show agio'\''s configuration.' 'tools:List the tools agents can use.'); _describe -t commands command commands ;;
+        command) local -a commands=('chat:Chat with an agent\: stream its answer, or talk turn by turn at a terminal.' 'models:List models\: the offline ones, and those the OpenAI-compatible server lists.' 'tui:Open the terminal UI\: chat, watch runs, pause/resume/cancel, time-travel.' 'serve:Serve the agio HTTP API (docs at /docs).' 'agents:List, show, create and delete agents.' 'runs:List and inspect runs; pause, resume or cancel them from any terminal.' 'checkpoints:Inspect a run'\''s checkpoints; restore, fork, compare them.' 'config:Show agio'\''s configuration.' 'tools:List the tools agents can use.'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 chat) _agio_chat ;;
+                models) _agio_models ;;
                 tui) _agio_tui ;;
                 serve) _agio_serve ;;
                 agents) _agio_agents ;;
@@ -38,7 +43,11 @@ _agio() {
 
 _agio_chat() {
     _arguments \
-        '(-a --agent)'{-a,--agent}'[Agent to talk to.]:AGENT:_agio_live_agents' \
+        '(-a --agent)'{-a,--agent}'[Agent to talk to (default\: the session'\''s agent, else assistant).]:AGENT:_agio_live_agents' \
+        '(-m --model)'{-m,--model}'[Use this model for this run only.]:MODEL: ' \
+        '--system[Use this system prompt for this run only.]:TEXT: ' \
+        '*(-o --option)'{-o,--option}'[A model parameter for this run only, e.g. -o temperature 0.2 (repeatable).]:KEY VALUE: ' \
+        '*(-f --file)'{-f,--file}'[Attach a text file, an image, a URL, or stdin (-) (repeatable).]:FILE|URL|-: ' \
         '(-s --session)'{-s,--session}'[Continue this session.]:SESSION: ' \
         '(-c --continue)'{-c,--continue}'[Continue the latest session.]' \
         '--json[Print the run record as JSON.]' \
@@ -47,6 +56,12 @@ _agio_chat() {
         '--workspace[Folder the file and shell tools work in, for this run (embedded only).]:DIR: ' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
         ':MESSAGE: '
+}
+
+_agio_models() {
+    _arguments \
+        '--json[Print JSON.]' \
+        '(-h --help)'{-h,--help}'[Show help and exit.]'
 }
 
 _agio_tui() {
@@ -74,7 +89,7 @@ _agio_agents() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('list:List agents (the built-in `assistant` included).' 'show:Show an agent, as YAML you can edit and create again with --replace.' 'create:Create an agent from a YAML file (one agent per file; ${VAR} is...' 'delete:Delete an agent (its past runs are kept).'); _describe -t commands command commands ;;
+        command) local -a commands=('list:List agents (the built-in `assistant` included).' 'show:Show an agent, as YAML you can edit and create again with --replace.' 'create:Create an agent from a YAML file (one agent per file; ${VAR} is substituted).' 'delete:Delete an agent (its past runs are kept).'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 list) _agio_agents_list ;;
@@ -123,7 +138,7 @@ _agio_runs() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('list:List runs, newest first.' 'show:Show a run\: status, metrics, input and response.' 'events:Print a run'\''s events, one JSON object per line (SPEC §3).' 'pause:Pause a running run (at its next safe point, leaving a checkpoint).' 'cancel:Cancel a running, paused or interrupted run.' 'resume:Resume a paused or interrupted run here, streaming it like chat.'); _describe -t commands command commands ;;
+        command) local -a commands=('list:List runs, newest first.' 'show:Show a run\: status, metrics, input and response.' 'events:Print a run'\''s events, one JSON object per line (as `chat --events` does).' 'pause:Pause a running run (at its next safe point, leaving a checkpoint).' 'cancel:Cancel a running, paused or interrupted run.' 'resume:Resume a paused or interrupted run here, streaming it like chat.' 'delete:Delete runs (not while they run); runs that build on them keep working.' 'prune:Delete old runs (never running ones); runs that build on them keep working.'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 list) _agio_runs_list ;;
@@ -132,6 +147,8 @@ _agio_runs() {
                 pause) _agio_runs_pause ;;
                 cancel) _agio_runs_cancel ;;
                 resume) _agio_runs_resume ;;
+                delete) _agio_runs_delete ;;
+                prune) _agio_runs_prune ;;
             esac ;;
     esac
 }
@@ -141,6 +158,7 @@ _agio_runs_list() {
         '(-a --agent)'{-a,--agent}'[Only runs of this agent.]:AGENT:_agio_live_agents' \
         '--status[Only runs in this state.]:STATUS:(running paused completed failed cancelled interrupted)' \
         '(-s --session)'{-s,--session}'[Only this session.]:SESSION: ' \
+        '--search[Only runs whose input or answer has TEXT.]:TEXT: ' \
         '(-n --limit)'{-n,--limit}'[At most this many.]:N: ' \
         '--offset[Skip this many.]:N: ' \
         '(-q --quiet)'{-q,--quiet}'[Print ids only.]' \
@@ -189,6 +207,21 @@ _agio_runs_resume() {
         ':RUN:_agio_live_runs'
 }
 
+_agio_runs_delete() {
+    _arguments \
+        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        ':RUN:_agio_live_runs'
+}
+
+_agio_runs_prune() {
+    _arguments \
+        '--older-than[Only runs created longer ago than AGE (30d, 12h, 90m, 2w; 0 for any age).]:AGE: ' \
+        '--status[Only runs in this state.]:STATUS:(running paused completed failed cancelled interrupted)' \
+        '(-n --dry-run)'{-n,--dry-run}'[List them; delete nothing.]' \
+        '--json[Print JSON.]' \
+        '(-h --help)'{-h,--help}'[Show help and exit.]'
+}
+
 _agio_checkpoints() {
     local curcontext=$curcontext state line
     _arguments -C \
@@ -196,7 +229,7 @@ _agio_checkpoints() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('list:List a run'\''s checkpoints, oldest first.' 'show:Show a checkpoint\: where it is, the agent then, and (with...' 'create:Add a manual checkpoint of a run'\''s current state (the run must not...' 'restore:Continue from a checkpoint\: in a new run, or --in-place by...' 'fork:Continue from a checkpoint in a new run; the source run is left...' 'tree:Draw the fork tree a run belongs to, from its root run down.' 'diff:Show how the conversations at two checkpoints differ (unified diff).'); _describe -t commands command commands ;;
+        command) local -a commands=('list:List a run'\''s checkpoints, oldest first.' 'show:Show a checkpoint\: where it is, the agent then, and (with --messages) the conversation.' 'create:Add a manual checkpoint of a run'\''s current state (the run must not be running).' 'restore:Continue from a checkpoint\: in a new run, or --in-place by rewinding its own run.' 'fork:Continue from a checkpoint in a new run; the source run is left untouched.' 'tree:Draw the fork tree a run belongs to, from its root run down.' 'diff:Show how the conversations at two checkpoints differ (unified diff).'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 list) _agio_checkpoints_list ;;
@@ -225,7 +258,7 @@ _agio_checkpoints_show() {
         '(-m --messages)'{-m,--messages}'[Include the messages.]' \
         '--json[Print JSON.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
-        ':ID: '
+        ':ID:_agio_live_checkpoints'
 }
 
 _agio_checkpoints_create() {
@@ -250,7 +283,7 @@ _agio_checkpoints_restore() {
         '(-q --quiet)'{-q,--quiet}'[Print the run id only (for scripts).]' \
         '--no-stream[Print the answer once complete.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
-        ':ID: '
+        ':ID:_agio_live_checkpoints'
 }
 
 _agio_checkpoints_fork() {
@@ -265,7 +298,7 @@ _agio_checkpoints_fork() {
         '(-q --quiet)'{-q,--quiet}'[Print the run id only (for scripts).]' \
         '--no-stream[Print the answer once complete.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
-        ':ID: '
+        ':ID:_agio_live_checkpoints'
 }
 
 _agio_checkpoints_tree() {
@@ -279,8 +312,8 @@ _agio_checkpoints_diff() {
     _arguments \
         '--json[Print JSON.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
-        ':A: ' \
-        ':B: '
+        ':A:_agio_live_checkpoints' \
+        ':B:_agio_live_checkpoints'
 }
 
 _agio_config() {
@@ -290,7 +323,7 @@ _agio_config() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('show:Show the settings in effect (environment, .env, defaults); secrets...' 'path:Print the data directory (AGIO_HOME).'); _describe -t commands command commands ;;
+        command) local -a commands=('show:Show the settings in effect (environment, .env, defaults); secrets are masked.' 'path:Print the data directory (AGIO_HOME).'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 show) _agio_config_show ;;

@@ -10,6 +10,7 @@ import typer
 
 from .. import _output as out
 from .._connection import call
+from .._help import AgioCommand, HelpGroup
 from .._options import AS_JSON
 from .._render import model_label
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from agio_core import Agent, Agio, Page
     from agio_core.tools._toolbox import ToolInfo
 
-app = typer.Typer(help="List, show, create and delete agents.", no_args_is_help=True)
+app = typer.Typer(cls=HelpGroup, help="List, show, create and delete agents.", no_args_is_help=True)
 
 AGENT_FILE = typer.Option(
     ..., "--file", "-f", metavar="FILE.yaml", help="Agent YAML file ('-' reads stdin)."
@@ -28,7 +29,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="agents")
 
 
-@app.command("list")
+@app.command(cls=AgioCommand, name="list")
 def list_agents(
     ctx: typer.Context,
     tag: str | None = typer.Option(
@@ -39,7 +40,13 @@ def list_agents(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print ids only."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """List agents (the built-in `assistant` included)."""
+    """List agents (the built-in `assistant` included).
+
+    \b
+    Examples:
+      agio agents list --tag default
+      agio agents list -q
+    """
     page = call(ctx, lambda agio: agio.list_agents(tag=tag, limit=limit, offset=offset))
     if as_json:
         out.print_json(page.model_dump(mode="json"))
@@ -78,13 +85,18 @@ def agent_yaml(agent: Agent) -> str:
     return header + body
 
 
-@app.command("show")
+@app.command(cls=AgioCommand, name="show")
 def show(
     ctx: typer.Context,
     agent_id: str = typer.Argument(..., metavar="ID", help="Agent id."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Show an agent, as YAML you can edit and create again with --replace."""
+    """Show an agent, as YAML you can edit and create again with --replace.
+
+    \b
+    Example:
+      agio agents show assistant > assistant.yaml
+    """
 
     async def agent_and_tools(agio: Agio) -> tuple[Agent, Page[ToolInfo]]:
         agent = await agio.get_agent(agent_id)
@@ -102,14 +114,20 @@ def show(
             out.write(f"#   {tool.name}  {tool.source}  {detail}\n")
 
 
-@app.command("create")
+@app.command(cls=AgioCommand, name="create")
 def create(
     ctx: typer.Context,
     file: Path = AGENT_FILE,
     replace: bool = typer.Option(False, "--replace", help="Replace an agent with the same id."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Create an agent from a YAML file (one agent per file; ${VAR} is substituted)."""
+    """Create an agent from a YAML file (one agent per file; ${VAR} is substituted).
+
+    \b
+    Examples:
+      agio agents create -f coder.yaml
+      agio agents create -f coder.yaml --replace
+    """
     from agio_core.agents import load_agent_file, load_agent_yaml
 
     if str(file) == "-":
@@ -124,11 +142,16 @@ def create(
     out.done(agent.id, f"{verb} agent [bold]{agent.id}[/] ({model_label(agent.model)})")
 
 
-@app.command("delete")
+@app.command(cls=AgioCommand, name="delete")
 def delete(
     ctx: typer.Context,
     agent_id: str = typer.Argument(..., metavar="ID", help="Agent id."),
 ) -> None:
-    """Delete an agent (its past runs are kept)."""
+    """Delete an agent (its past runs are kept).
+
+    \b
+    Example:
+      agio agents delete coder
+    """
     call(ctx, lambda agio: agio.delete_agent(agent_id))
     out.done(agent_id, f"deleted agent [bold]{agent_id}[/]")

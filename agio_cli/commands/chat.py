@@ -30,7 +30,7 @@ Examples:
 
 WORDS = typer.Argument(
     None,
-    metavar="MESSAGE...",
+    metavar="MESSAGE",
     show_default=False,
     help="What to say (the words are joined). Piped stdin is added after it; "
     "nothing at a terminal starts an interactive chat.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ import typer
 from .. import _output as out
 from .._connection import call
 from .._errors import fail, say
+from .._help import AgioCommand, HelpGroup
 from .._options import AS_JSON, RUN_ID, param_value
 from .._render import Style
 from .._stream import choose_style, exit_unless_completed, show_run
@@ -20,7 +22,9 @@ if TYPE_CHECKING:
     from agio_core import Agio, Checkpoint, Run, TreeNode
 
 app = typer.Typer(
-    help="Inspect a run's checkpoints; restore, fork, compare them.", no_args_is_help=True
+    cls=HelpGroup,
+    help="Inspect a run's checkpoints; restore, fork, compare them.",
+    no_args_is_help=True,
 )
 
 CHECKPOINT_ID = typer.Argument(..., metavar="ID", help="Checkpoint id.")
@@ -31,7 +35,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="checkpoints")
 
 
-@app.command("list")
+@app.command(cls=AgioCommand, name="list")
 def list_checkpoints(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -40,7 +44,12 @@ def list_checkpoints(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print ids only."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """List a run's checkpoints, oldest first."""
+    """List a run's checkpoints, oldest first.
+
+    \b
+    Example:
+      agio checkpoints list run_0123456789abcdef
+    """
     page = call(ctx, lambda agio: agio.list_checkpoints(run_id, limit=limit, offset=offset))
     if as_json:
         out.print_json(page.model_dump(mode="json"))
@@ -87,14 +96,19 @@ def print_messages(messages: list[dict[str, Any]]) -> None:
         out.console().print(line)
 
 
-@app.command("show")
+@app.command(cls=AgioCommand, name="show")
 def show(
     ctx: typer.Context,
     checkpoint_id: str = CHECKPOINT_ID,
     messages: bool = typer.Option(False, "--messages", "-m", help="Include the messages."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Show a checkpoint: where it is, the agent then, and (with --messages) the conversation."""
+    """Show a checkpoint: where it is, the agent then, and (with --messages) the conversation.
+
+    \b
+    Example:
+      agio checkpoints show ck_0123456789abcdef_0002 --messages
+    """
     checkpoint = call(ctx, lambda agio: agio.get_checkpoint(checkpoint_id))
     if as_json:
         out.print_json(
@@ -122,7 +136,7 @@ def show(
         print_messages(checkpoint.messages)
 
 
-@app.command("create")
+@app.command(cls=AgioCommand, name="create")
 def create(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -132,7 +146,12 @@ def create(
     tags: list[str] = TAGS,
     as_json: bool = AS_JSON,
 ) -> None:
-    """Add a manual checkpoint of a run's current state (the run must not be running)."""
+    """Add a manual checkpoint of a run's current state (the run must not be running).
+
+    \b
+    Example:
+      agio checkpoints create run_0123456789abcdef -d "before the refactor"
+    """
     summary = call(
         ctx, lambda agio: agio.create_checkpoint(run_id, description=description, tags=tags)
     )
@@ -155,7 +174,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
 
 class Changes:
-    """The modifications options shared by `restore` and `fork` (SPEC §4)."""
+    """The modifications options shared by `restore` and `fork`."""
 
     def __init__(
         self,
@@ -225,7 +244,7 @@ def _continue(
     exit_unless_completed(call(ctx, continue_from))
 
 
-@app.command("restore")
+@app.command(cls=AgioCommand, name="restore")
 def restore(
     ctx: typer.Context,
     checkpoint_id: str = CHECKPOINT_ID,
@@ -242,13 +261,18 @@ def restore(
     quiet: bool = QUIET,
     no_stream: bool = NO_STREAM,
 ) -> None:
-    """Continue from a checkpoint: in a new run, or --in-place by rewinding its own run."""
+    """Continue from a checkpoint: in a new run, or --in-place by rewinding its own run.
+
+    \b
+    Example:
+      agio checkpoints restore ck_0123456789abcdef_0001 --in-place --query "what is 6*7?"
+    """
     style = choose_style(as_json=as_json, events=events, quiet=quiet)
     changes = Changes(query, system_prompt, model, params, max_steps)
     _continue(ctx, checkpoint_id, changes, style, stream=not no_stream, in_place=in_place)
 
 
-@app.command("fork")
+@app.command(cls=AgioCommand, name="fork")
 def fork(
     ctx: typer.Context,
     checkpoint_id: str = CHECKPOINT_ID,
@@ -262,7 +286,12 @@ def fork(
     quiet: bool = QUIET,
     no_stream: bool = NO_STREAM,
 ) -> None:
-    """Continue from a checkpoint in a new run; the source run is left untouched."""
+    """Continue from a checkpoint in a new run; the source run is left untouched.
+
+    \b
+    Example:
+      agio checkpoints fork ck_0123456789abcdef_0001 -p temperature=0.2 --model openai/gpt-4o-mini
+    """
     style = choose_style(as_json=as_json, events=events, quiet=quiet)
     changes = Changes(query, system_prompt, model, params, max_steps)
     _continue(ctx, checkpoint_id, changes, style, stream=not no_stream, in_place=False)
@@ -300,9 +329,14 @@ def _rich_tree(node: TreeNode, highlight: str) -> Any:
     return tree
 
 
-@app.command("tree")
+@app.command(cls=AgioCommand, name="tree")
 def tree(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> None:
-    """Draw the fork tree a run belongs to, from its root run down."""
+    """Draw the fork tree a run belongs to, from its root run down.
+
+    \b
+    Example:
+      agio checkpoints tree run_0123456789abcdef
+    """
     root = call(ctx, lambda agio: agio.checkpoint_tree(run_id))
     if as_json:
         out.print_json(root.model_dump(mode="json"))
@@ -312,14 +346,19 @@ def tree(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> N
         _plain_tree(root)
 
 
-@app.command("diff")
+@app.command(cls=AgioCommand, name="diff")
 def diff(
     ctx: typer.Context,
     a: str = typer.Argument(..., metavar="A", help="Checkpoint id."),
     b: str = typer.Argument(..., metavar="B", help="Checkpoint id."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Show how the conversations at two checkpoints differ (unified diff)."""
+    """Show how the conversations at two checkpoints differ (unified diff).
+
+    \b
+    Example:
+      agio checkpoints diff ck_0123456789abcdef_0002 ck_fedcba9876543210_0001
+    """
     result = call(ctx, lambda agio: agio.diff_checkpoints(a, b))
     differ = bool(result.only_in_a or result.only_in_b)
     if as_json:
@@ -338,3 +377,29 @@ def diff(
             out.console().print(Text(line, style=colours.get(line[:1], "")))
     if differ:  # as diff(1): 0 the same, 1 different
         raise typer.Exit(1)
+
+
+@app.command(cls=AgioCommand, name="ids", hidden=True)
+def ids(
+    ctx: typer.Context,
+    word: str = typer.Argument("", metavar="WORD", help="What is typed so far."),
+) -> None:
+    """Checkpoint ids for shell completion: those of the run named in WORD (`ck_<run>_...`),
+    else those of the latest runs."""
+    import re
+
+    named = re.match(r"ck_([0-9a-f]{16})", word)
+
+    async def collect(agio: Agio) -> list[str]:
+        if named:
+            run_ids = [f"run_{named.group(1)}"]
+        else:
+            run_ids = [run.id for run in (await agio.list_runs(limit=10)).items]
+        found: list[str] = []
+        for run_id in run_ids:
+            with contextlib.suppress(Exception):  # a run deleted meanwhile: offer the rest
+                found += [c.id for c in await agio.list_checkpoints(run_id)]
+        return found
+
+    for checkpoint_id in call(ctx, collect):
+        out.write(checkpoint_id + "\n")

@@ -9,8 +9,9 @@ import typer
 
 from .. import _output as out
 from .._connection import server_of
+from .._help import AgioCommand, HelpGroup
 
-app = typer.Typer(help="Show agio's configuration.", no_args_is_help=True)
+app = typer.Typer(cls=HelpGroup, help="Show agio's configuration.", no_args_is_help=True)
 
 MASK = "********"
 
@@ -51,11 +52,16 @@ def masked_settings(server: str | None) -> dict[str, Any]:
     return shown
 
 
-@app.command("show")
+@app.command(cls=AgioCommand, name="show")
 def show(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
-    """Show the settings in effect (environment, .env, defaults); secrets are masked."""
+    """Show the settings in effect (environment, .env, defaults); secrets are masked.
+
+    \b
+    Example:
+      agio config show --json
+    """
     shown = masked_settings(server_of(ctx))
     if as_json:
         out.print_json(shown)
@@ -66,9 +72,14 @@ def show(
             out.write(f"{name}={'' if value is None else value}\n")
 
 
-@app.command("path")
+@app.command(cls=AgioCommand, name="path")
 def path() -> None:
-    """Print the data directory (AGIO_HOME)."""
+    """Print the data directory (AGIO_HOME).
+
+    \b
+    Example:
+      ls "$(agio config path)"
+    """
     from agio_core import Settings
 
     out.write(f"{Settings().home}\n")

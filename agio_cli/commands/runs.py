@@ -11,6 +11,7 @@ import typer
 from .. import _output as out
 from .._connection import call
 from .._errors import EXIT_FAILED, error, exit_code_of, fail, say
+from .._help import AgioCommand, HelpGroup
 from .._options import AS_JSON, RUN_ID
 from .._stream import choose_style, exit_unless_completed, show_run
 from .._wording import count, tokens
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from agio_core.runs import RunMetrics
 
 app = typer.Typer(
+    cls=HelpGroup,
     help="List and inspect runs; pause, resume or cancel them from any terminal.",
     no_args_is_help=True,
 )
@@ -35,14 +37,14 @@ class Status(StrEnum):
 
 
 STATUS = typer.Option(None, "--status", help="Only runs in this state.")
-RUN_IDS = typer.Argument(..., metavar="RUN...", help="Run ids.")
+RUN_IDS = typer.Argument(..., metavar="RUN", help="Run ids.")
 
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="runs")
 
 
-@app.command("list")
+@app.command(cls=AgioCommand, name="list")
 def list_runs(
     ctx: typer.Context,
     agent: str | None = typer.Option(
@@ -60,7 +62,13 @@ def list_runs(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print ids only."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first.
+
+    \b
+    Examples:
+      agio runs list --status paused
+      agio runs list --search invoice -n 50
+    """
     page = call(
         ctx,
         lambda agio: agio.list_runs(
@@ -136,9 +144,14 @@ def print_run(run: Run) -> None:
     )
 
 
-@app.command("show")
+@app.command(cls=AgioCommand, name="show")
 def show(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> None:
-    """Show a run: status, metrics, input and response."""
+    """Show a run: status, metrics, input and response.
+
+    \b
+    Example:
+      agio runs show run_0123456789abcdef --json
+    """
     run = call(ctx, lambda agio: agio.get_run(run_id))
     if as_json:
         out.print_json(run.summary())
@@ -146,7 +159,7 @@ def show(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> N
         print_run(run)
 
 
-@app.command("events")
+@app.command(cls=AgioCommand, name="events")
 def events(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -155,7 +168,12 @@ def events(
     ),
     after: int = typer.Option(0, "--after", min=0, metavar="SEQ", help="Only events after SEQ."),
 ) -> None:
-    """Print a run's events, one JSON object per line (SPEC §3)."""
+    """Print a run's events, one JSON object per line (as `chat --events` does).
+
+    \b
+    Example:
+      agio runs events run_0123456789abcdef --follow
+    """
 
     async def tail(agio: Agio) -> None:
         async for event in agio.events(run_id, after_seq=after, follow=follow):
@@ -178,14 +196,19 @@ def _report_control(run: Run, wanted: str) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
-@app.command("pause")
+@app.command(cls=AgioCommand, name="pause")
 def pause(
     ctx: typer.Context,
     run_id: str = RUN_ID,
     no_wait: bool = typer.Option(False, "--no-wait", help="Return once the pause is asked."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Pause a running run (at its next safe point, leaving a checkpoint)."""
+    """Pause a running run (at its next safe point, leaving a checkpoint).
+
+    \b
+    Example:
+      agio runs pause run_0123456789abcdef
+    """
     run = call(ctx, lambda agio: agio.pause_run(run_id, wait=0 if no_wait else 10.0))
     if as_json:
         out.print_json(run.summary())
@@ -193,7 +216,7 @@ def pause(
         _report_control(run, "paused")
 
 
-@app.command("cancel")
+@app.command(cls=AgioCommand, name="cancel")
 def cancel(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -202,7 +225,12 @@ def cancel(
     ),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Cancel a running, paused or interrupted run."""
+    """Cancel a running, paused or interrupted run.
+
+    \b
+    Example:
+      agio runs cancel run_0123456789abcdef -r "wrong question"
+    """
     run = call(ctx, lambda agio: agio.cancel_run(run_id, reason=reason))
     if as_json:
         out.print_json(run.summary())
@@ -218,7 +246,7 @@ async def last_seq(agio: Agio, run_id: str) -> int:
     return seq
 
 
-@app.command("resume")
+@app.command(cls=AgioCommand, name="resume")
 def resume(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -227,7 +255,12 @@ def resume(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the run id only."),
     no_stream: bool = typer.Option(False, "--no-stream", help="Print the answer once complete."),
 ) -> None:
-    """Resume a paused or interrupted run here, streaming it like chat."""
+    """Resume a paused or interrupted run here, streaming it like chat.
+
+    \b
+    Example:
+      agio runs resume run_0123456789abcdef
+    """
     style = choose_style(as_json=as_json, events=events, quiet=quiet)
 
     async def resume_here(agio: Agio) -> Run:
@@ -238,7 +271,7 @@ def resume(
     exit_unless_completed(call(ctx, resume_here))
 
 
-@app.command("delete")
+@app.command(cls=AgioCommand, name="delete")
 def delete(
     ctx: typer.Context,
     run_ids: list[str] = RUN_IDS,
@@ -277,7 +310,7 @@ def parse_age(text: str) -> timedelta:
     return timedelta(**{units[unit]: int(value)})
 
 
-@app.command("prune")
+@app.command(cls=AgioCommand, name="prune")
 def prune(
     ctx: typer.Context,
     older_than: str = typer.Option(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from .._help import AgioCommand
+
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(cls=AgioCommand)
     def serve(
         host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback by default."),
         port: int = typer.Option(8000, min=0, max=65535, help="TCP port."),
@@ -16,7 +18,12 @@ def register(app: typer.Typer) -> None:
             False, help="Allow a non-loopback bind without AGIO_API_KEYS."
         ),
     ) -> None:
-        """Serve the agio HTTP API (docs at /docs)."""
+        """Serve the agio HTTP API (docs at /docs).
+
+        \b
+        Example:
+          agio serve --port 8000 --workers 2
+        """
         from agio_core.api.server import serve_main
 
         serve_main(host=host, port=port, workers=workers, reload=reload, insecure=insecure)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from .._help import AgioCommand
+
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(cls=AgioCommand)
     def tui(
         ctx: typer.Context,
         agent: str = typer.Option("assistant", "--agent", "-a", help="Agent to chat with."),
@@ -18,7 +20,12 @@ def register(app: typer.Typer) -> None:
             help="Use the agio server at URL (default: the global --server / AGIO_SERVER_URL).",
         ),
     ) -> None:
-        """Open the terminal UI: chat, watch runs, pause/resume/cancel, time-travel."""
+        """Open the terminal UI: chat, watch runs, pause/resume/cancel, time-travel.
+
+        \b
+        Example:
+          agio tui -a coder
+        """
         from agio_cli.tui.app import run_tui
 
         run_tui(agent=agent, session=session, server=server or (ctx.obj or {}).get("server"))

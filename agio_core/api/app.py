@@ -25,7 +25,7 @@ from ..settings import Settings
 from .auth import require_api_key
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck
-from .routers import agents, chat, checkpoints, events, health, runs, sessions, tools
+from .routers import agents, chat, checkpoints, events, health, models, runs, sessions, tools
 from .sse import event_schemas
 from .stream_tokens import StreamTokens, redact_stream_tokens
 
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _with_event_schemas(app)
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
-    for module in (agents, chat, runs, checkpoints, sessions, tools):
+    for module in (agents, chat, runs, checkpoints, sessions, tools, models):
         app.include_router(module.router, dependencies=protected)
     app.include_router(events.router)  # each of its routes says how it is authenticated
     app.include_router(docs_router(app), dependencies=protected)

@@ -20,7 +20,7 @@ def test_json_prints_the_run_record(cli: Cli) -> None:
     record = cli.chat("-a", cli.agent("fast"), "What is 12*7?")
     assert record["status"] == "completed"
     assert record["response"] == "12*7 = 84."
-    assert record["run_id"].startswith("run_") and record["session_id"].startswith("sess_")
+    assert record["id"].startswith("run_") and record["session_id"].startswith("sess_")
     assert record["agent_id"] == "fast"
     assert record["metrics"]["steps"] == 2 and record["metrics"]["tool_calls"] == 1
     assert "owner" not in record

@@ -8,7 +8,7 @@ from .conftest import Cli
 
 
 def calculator_run(cli: Cli) -> str:
-    return str(cli.chat("-a", cli.agent("fast"), "What is 12*7?")["run_id"])
+    return str(cli.chat("-a", cli.agent("fast"), "What is 12*7?")["id"])
 
 
 def checkpoint(run_id: str, number: int) -> str:
@@ -89,7 +89,7 @@ def test_restore_makes_a_new_run_by_default(cli: Cli) -> None:
     record = json.loads(
         cli.ok("checkpoints", "restore", checkpoint(run_id, 1), "--json", "--system-prompt", "Hi")
     )
-    assert record["run_id"] != run_id and record["status"] == "completed"
+    assert record["id"] != run_id and record["status"] == "completed"
     assert record["parent_run_id"] == run_id
 
 
@@ -101,9 +101,14 @@ def test_tree_and_diff(cli: Cli) -> None:
     assert tree[0] == f'{run_id} completed "What is 12*7?"'
     assert tree[1] == f'  {fork_id} completed from {checkpoint(run_id, 0)} "count to 2"'
     assert cli.json("checkpoints", "tree", run_id)["children"][0]["run_id"] == fork_id
-    diff = cli.ok("checkpoints", "diff", checkpoint(run_id, 2), checkpoint(fork_id, 1))
+    differs = cli("checkpoints", "diff", checkpoint(run_id, 2), checkpoint(fork_id, 1))
+    assert differs.exit_code == 1, differs.stderr  # as diff(1): they differ
+    diff = differs.stdout
     assert f"--- {checkpoint(run_id, 2)}" in diff
     assert "-user: What is 12*7?" in diff and "+user: count to 2" in diff
+    # tool calls and results read as calls, not as raw JSON
+    assert '-assistant calls calculator({"expression": "12*7"}) [call_2_0]' in diff
+    assert "-tool call_2_0: 84" in diff
     same = cli("checkpoints", "diff", checkpoint(run_id, 1), checkpoint(run_id, 1))
     assert same.exit_code == 0 and same.stdout == "" and "no difference" in same.stderr
 

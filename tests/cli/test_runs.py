@@ -31,8 +31,8 @@ def paused_run(cli: Cli, steps: int = 30) -> str:
 
 def test_list_show_and_filters(cli: Cli) -> None:
     fast = cli.agent("fast")
-    first = cli.chat("-a", fast, "count to 2")["run_id"]
-    second = cli.chat("hello")["run_id"]
+    first = cli.chat("-a", fast, "count to 2")["id"]
+    second = cli.chat("hello")["id"]
     rows = [line.split("\t") for line in cli.ok("runs", "list").splitlines()]
     assert [row[:3] for row in rows] == [
         [second, "completed", "assistant"],
@@ -84,7 +84,7 @@ def test_cancel_a_paused_run(cli: Cli) -> None:
 
 
 def test_control_of_a_finished_run_is_a_conflict(cli: Cli) -> None:
-    run_id = cli.chat("hello")["run_id"]
+    run_id = cli.chat("hello")["id"]
     for action in ("pause", "resume", "cancel"):
         result = cli("runs", action, run_id)
         assert result.exit_code == 1, action
