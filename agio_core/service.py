@@ -560,14 +560,10 @@ class Agio:
             )
 
     async def chat(
-        self,
-        agent_id: str,
-        message: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
+        self, agent_id: str, message: str, *, session_id: str | None = None, **options: Any
     ) -> Run:
-        handle = await self.start_chat(agent_id, message, session_id=session_id, user_id=user_id)
+        """`start_chat` (same options), waiting for the run to stop."""
+        handle = await self.start_chat(agent_id, message, session_id=session_id, **options)
         return await handle.wait()
 
     # runs: control

@@ -301,6 +301,69 @@ async def test_list_runs_by_user(store: Store) -> None:
     assert stored is not None and stored.user_id == "org/42 «ü»"
 
 
+async def test_list_runs_searches_input_and_response_and_filters_by_age(store: Store) -> None:
+    start = utcnow() - timedelta(days=10)
+    runs = [
+        make_run(input="Invoice for ACME", created_at=start),
+        make_run(
+            input="hello",
+            response="the invoice is paid",
+            status="completed",
+            created_at=start + timedelta(days=5),
+        ),
+        make_run(input="100% sure_thing", created_at=start + timedelta(days=9)),
+        make_run(input="unrelated", created_at=start + timedelta(days=9, hours=1)),
+    ]
+    for run in runs:
+        await store.create_run(run)
+
+    def ids(found: tuple[int, list[Run]]) -> tuple[int, list[str]]:
+        return found[0], [r.id for r in found[1]]
+
+    r = [run.id for run in runs]
+    assert ids(await store.list_runs(search="INVOICE")) == (2, [r[1], r[0]])
+    assert ids(await store.list_runs(search="invoice", limit=1)) == (2, [r[1]])
+    # the text is matched as it is: no LIKE wildcards
+    assert ids(await store.list_runs(search="0% s")) == (1, [r[2]])
+    assert ids(await store.list_runs(search="_")) == (1, [r[2]])
+    assert ids(await store.list_runs(search="%")) == (1, [r[2]])
+    assert ids(await store.list_runs(search="nowhere")) == (0, [])
+    cutoff = start + timedelta(days=6)
+    assert ids(await store.list_runs(created_before=cutoff)) == (2, [r[1], r[0]])
+    assert ids(await store.list_runs(created_before=cutoff, search="acme")) == (1, [r[0]])
+
+
+async def test_delete_run_removes_it_all_and_checks_its_status(store: Store) -> None:
+    keep = make_run(status="completed", session_id="other")
+    gone = make_run(status="completed")
+    running = make_run(status="running")
+    for run in (keep, gone, running):
+        await store.create_run(run, record(run.id, 0))
+        await store.append_events(run.id, [event(run.id, 1, content="x")])
+    await store.request_control(gone.id, ControlRequest(action="pause"))
+    assert not await store.delete_run(running.id, {"completed"})  # not in `expected`
+    assert not await store.delete_run(new_run_id(), {"completed"})  # no such run
+    assert await store.delete_run(gone.id, {"completed", "paused"})
+    assert await store.get_run(gone.id) is None
+    assert await store.get_checkpoint(checkpoint_id(gone.id, 0)) is None
+    assert await store.list_checkpoints(gone.id) == []
+    assert await store.read_events(gone.id) == []
+    assert await store.get_control(gone.id) is None
+    assert not await store.delete_run(gone.id, {"completed"})  # already gone
+    assert {r.id for r in (await store.list_runs())[1]} == {keep.id, running.id}
+    assert (await store.list_runs(session_id="sess-1"))[0] == 1
+    assert await store.get_run(keep.id) == keep
+    assert len(await store.read_events(keep.id)) == 1
+
+
+async def test_a_deleted_run_cannot_be_transitioned_back(store: Store) -> None:
+    run = make_run(status="paused")
+    await store.create_run(run)
+    assert await store.delete_run(run.id, {"paused"})
+    assert await store.transition_run(run.id, {"paused"}, {"status": "running"}) is None
+    assert await store.list_runs() == (0, [])
+
+
 # checkpoints
 
 
