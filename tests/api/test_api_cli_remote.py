@@ -129,8 +129,9 @@ def test_checkpoints_list_fork_tree_diff_restore(agio: RemoteCli, server: Server
         f'  {fork_id} completed from {ids[0]} "count to 2"',
     ]
     fork_last = f"ck_{fork_id[4:]}_0001"
-    diff = agio.ok("checkpoints", "diff", ids[2], fork_last)
-    assert "-user: What is 12*7?" in diff and "+user: count to 2" in diff
+    differs = agio("checkpoints", "diff", ids[2], fork_last)
+    assert differs.returncode == 1, differs.stderr  # as diff(1): they differ
+    assert "-user: What is 12*7?" in differs.stdout and "+user: count to 2" in differs.stdout
     events = agio.ok("checkpoints", "restore", ids[0], "--in-place", "--events").splitlines()
     parsed = [json.loads(line) for line in events]
     assert {e["run_id"] for e in parsed} == {run_id}
@@ -150,3 +151,18 @@ def test_server_flag_auth_and_unreachable_servers(auth_server: Server, tmp_path:
     down = cli("--server", nowhere, "agents", "list", AGIO_SERVER_URL=auth_server.url)
     assert down.returncode == 1 and "cannot reach" in down.stderr
     assert len(down.stderr.strip().splitlines()) == 1
+
+
+def test_dotenv_server_url_and_api_key_are_honoured(auth_server: Server, tmp_path: Path) -> None:
+    """SPEC §7: `.env` is read by every entry point, the CLI included."""
+    cli = RemoteCli(auth_server.url, tmp_path)
+    (tmp_path / ".env").write_text(
+        f"AGIO_SERVER_URL={auth_server.url}\nAGIO_API_KEY={API_KEY}\n", encoding="utf-8"
+    )
+    environment_without_url = {"AGIO_SERVER_URL": ""}
+    listed = cli("runs", "list", "--json", **environment_without_url)
+    assert listed.returncode == 0, listed.stderr
+    assert set(json.loads(listed.stdout)) == {"total", "items", "limit", "offset"}
+    (tmp_path / ".env").write_text(f"AGIO_SERVER_URL={auth_server.url}\n", encoding="utf-8")
+    refused = cli("runs", "list", **environment_without_url)
+    assert refused.returncode == 2 and "needs an API key: set AGIO_API_KEY" in refused.stderr
