@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,26 @@ def test_edit_opens_the_editor_and_ctrl_d_ends(cli: Cli, tmp_path: Path) -> None
     assert child.exitstatus == 0
     assert stdout.read_text() == "4+4 = 8.\n"
     assert json.loads(cli.ok("runs", "list", "--json"))["total"] == 1
+
+
+def test_ctrl_c_cancels_the_answer_and_the_chat_goes_on(cli: Cli, tmp_path: Path) -> None:
+    child, stdout = spawn_chat(cli, tmp_path, "-a", cli.agent("slow"))
+    child.expect(READY)
+    child.sendline("count to 400")
+    child.expect(r"\x1b\[\?2004l")  # the prompt is done: the answer streams
+    deadline = time.monotonic() + 20
+    while "1 2 3" not in stdout.read_text():  # the answer has begun
+        assert time.monotonic() < deadline, "the answer never started"
+        child.expect([pexpect.TIMEOUT], timeout=0.05)
+    child.sendintr()
+    child.expect("cancelled")
+    child.expect(READY)
+    [cancelled] = runs(cli)
+    assert cancelled["status"] == "cancelled"
+    child.sendline("What is 2+2?")
+    child.expect(READY)
+    assert runs(cli)[0]["response"] == "2+2 = 4."
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
