@@ -39,7 +39,7 @@ from tinydb.storages import Storage
 
 from ..agents import Agent
 from ..checkpoints import CheckpointRecord
-from ..errors import StoreError
+from ..errors import NotFoundError, StoreError
 from ..events import Event
 from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
@@ -145,6 +145,13 @@ def lines_newest_first(path: Path, block_size: int = 1 << 16) -> Iterator[bytes]
             yield carry
 
 
+class _RunDeleted(NotFoundError):
+    """A run's lock could not be taken because the run's folder is gone (it was deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__("run not found: it was deleted")
+
+
 class AtomicJSONStorage(Storage):
     """TinyDB storage that never leaves a half-written file behind."""
 
@@ -185,11 +192,17 @@ class TinyDBStore(Store):
 
     @contextlib.contextmanager
     def _locked(self, lock_path: Path) -> Iterator[None]:
+        lock = FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S)
         try:
-            with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
-                yield
+            lock.acquire()
         except Timeout:
             raise StoreError(f"{lock_path} is locked by another process for too long") from None
+        except FileNotFoundError:  # its folder went away meanwhile: the run was deleted
+            raise _RunDeleted from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     @contextlib.contextmanager
     def _index(self) -> Iterator[TinyDB]:
@@ -313,13 +326,16 @@ class TinyDBStore(Store):
         def transition() -> Run | None:
             if not self._run_dir(run_id).is_dir():
                 return None
-            with self._run_lock(run_id):
-                run = self._read_run(run_id)
-                if run is None or run.status not in expected:
-                    return None
-                run = run.model_copy(update=changes(run) if callable(changes) else changes)
-                self._write_run(run)
-                self._index_run(run)
+            try:
+                with self._run_lock(run_id):
+                    run = self._read_run(run_id)
+                    if run is None or run.status not in expected:
+                        return None
+                    run = run.model_copy(update=changes(run) if callable(changes) else changes)
+                    self._write_run(run)
+                    self._index_run(run)
+            except _RunDeleted:
+                return None
             return run
 
         return await self._io(transition)
@@ -380,6 +396,12 @@ class TinyDBStore(Store):
 
     async def delete_run(self, run_id: str, expected: Collection[str]) -> bool:
         def delete() -> bool:
+            try:
+                return delete_locked()
+            except _RunDeleted:  # by someone else, meanwhile
+                return False
+
+        def delete_locked() -> bool:
             run_dir = self._run_dir(run_id)
             if not run_dir.is_dir():
                 return False

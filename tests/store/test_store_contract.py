@@ -364,6 +364,24 @@ async def test_a_deleted_run_cannot_be_transitioned_back(store: Store) -> None:
     assert await store.list_runs() == (0, [])
 
 
+async def test_delete_and_resume_race_one_wins(store: Store) -> None:
+    for _ in range(10):
+        run = make_run(status="paused")
+        await store.create_run(run, record(run.id, 0))
+        deleted, resumed = await asyncio.gather(
+            store.delete_run(run.id, {"paused"}),
+            store.transition_run(run.id, {"paused"}, {"status": "running"}),
+        )
+        assert deleted != (resumed is not None)  # exactly one of them happened
+        stored = await store.get_run(run.id)
+        if deleted:
+            assert stored is None and await store.list_checkpoints(run.id) == []
+        else:
+            assert stored is not None and stored.status == "running"
+        listed = {r.id for r in (await store.list_runs(limit=100))[1]}
+        assert (run.id in listed) == (not deleted)  # the listing agrees with the record
+
+
 # checkpoints
 
 
