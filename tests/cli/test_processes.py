@@ -190,6 +190,6 @@ def test_interactive_chat_keeps_one_session(cli: Cli) -> None:
     typed = "My name is Ada\nWhat is my name?\n/exit\n"
     code, screen = in_terminal(["chat", "-a", cli.agent("fast")], typed)
     assert code == 0, screen
-    assert "/exit or Ctrl-D" in screen and "Your name is Ada." in screen
+    assert "/help for commands, /exit to quit" in screen and "Your name is Ada." in screen
     runs = cli.json("runs", "list")["items"]
     assert len(runs) == 2 and runs[0]["session_id"] == runs[1]["session_id"]
