@@ -391,22 +391,11 @@ class RemoteAgio:
         return RemoteRunHandle(self, run.id)
 
     async def chat(
-        self,
-        agent_id: str,
-        message: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
+        self, agent_id: str, message: str, *, session_id: str | None = None, **options: Any
     ) -> Run:
-        body = {
-            "agent_id": agent_id,
-            "message": message,
-            "session_id": session_id,
-            "user_id": user_id,
-            "stream": False,
-        }
-        answer = await self._call("POST", "/api/chat", body=body, timeout=LONG_TIMEOUT)
-        return await self.get_run(answer["run_id"])
+        """`start_chat` (same options), waiting for the run to stop."""
+        handle = await self.start_chat(agent_id, message, session_id=session_id, **options)
+        return await handle.wait()
 
     # runs: control
 
