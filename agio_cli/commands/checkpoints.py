@@ -299,7 +299,7 @@ def fork(
 
 def _label(node: TreeNode) -> str:
     origin = f" from {node.from_checkpoint_id}" if node.from_checkpoint_id else ""
-    return f"{node.run_id} {node.status}{origin} {json.dumps(out.one_line(node.input, 50))}"
+    return f"{node.run_id} {node.status}{origin} {json.dumps(node.input, ensure_ascii=False)}"
 
 
 def _plain_tree(node: TreeNode, depth: int = 0) -> None:

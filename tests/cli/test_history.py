@@ -67,3 +67,13 @@ def test_chat_json_is_the_record_runs_show_prints(cli: Cli) -> None:
     record = cli.chat("-a", cli.agent("fast"), "What is 12*7?")
     assert record == cli.json("runs", "show", str(record["id"]))
     assert "run_id" not in record
+
+
+def test_in_place_restore_with_a_query_updates_the_runs_input(cli: Cli) -> None:
+    record = cli.chat("-a", cli.agent("fast"), "What is 12*7?")
+    first = cli.ok("checkpoints", "list", str(record["id"]), "-q").split()[0]
+    answer = cli.ok("checkpoints", "restore", first, "--in-place", "--query", "What is 6*7?")
+    assert answer == "6*7 = 42.\n"
+    shown = cli.json("runs", "show", str(record["id"]))
+    assert shown["input"] == "What is 6*7?" and shown["response"] == "6*7 = 42."
+    assert cli.ok("runs", "list", "--search", "6*7", "-q") == f"{record['id']}\n"
