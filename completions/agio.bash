@@ -73,6 +73,7 @@ _agio_value_options() {
 _agio_values() {
     case "$1" in
         "chat -a"|"chat --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
+        "chat -f"|"chat --file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "tui -a"|"tui --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
         "agents create -f"|"agents create --file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "runs list -a"|"runs list --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;

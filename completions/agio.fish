@@ -37,7 +37,7 @@ complete -c agio -n "__agio_at 'chat'" -s a -l agent -x -a '(agio agents list -q
 complete -c agio -n "__agio_at 'chat'" -s m -l model -x -d 'Use this model for this run only.'
 complete -c agio -n "__agio_at 'chat'" -l system -x -d 'Use this system prompt for this run only.'
 complete -c agio -n "__agio_at 'chat'" -s o -l option -x -d 'A model parameter for this run only, e.g. -o temperature 0.2 (repeatable).'
-complete -c agio -n "__agio_at 'chat'" -s f -l file -x -d 'Attach a text file, an image, a URL, or stdin (-) (repeatable).'
+complete -c agio -n "__agio_at 'chat'" -s f -l file -r -F -d 'Attach a text file, an image, a URL, or stdin (-) (repeatable).'
 complete -c agio -n "__agio_at 'chat'" -s s -l session -x -d 'Continue this session.'
 complete -c agio -n "__agio_at 'chat'" -s c -l continue -d 'Continue the latest session.'
 complete -c agio -n "__agio_at 'chat'" -l json -d 'Print the run record as JSON.'

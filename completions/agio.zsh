@@ -47,7 +47,7 @@ _agio_chat() {
         '(-m --model)'{-m,--model}'[Use this model for this run only.]:MODEL: ' \
         '--system[Use this system prompt for this run only.]:TEXT: ' \
         '*(-o --option)'{-o,--option}'[A model parameter for this run only, e.g. -o temperature 0.2 (repeatable).]:KEY VALUE: ' \
-        '*(-f --file)'{-f,--file}'[Attach a text file, an image, a URL, or stdin (-) (repeatable).]:FILE|URL|-: ' \
+        '*(-f --file)'{-f,--file}'[Attach a text file, an image, a URL, or stdin (-) (repeatable).]:FILE|URL|-:_files' \
         '(-s --session)'{-s,--session}'[Continue this session.]:SESSION: ' \
         '(-c --continue)'{-c,--continue}'[Continue the latest session.]' \
         '--json[Print the run record as JSON.]' \

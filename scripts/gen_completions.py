@@ -94,7 +94,7 @@ def values_of(param: Any) -> Values:
         return Values("runs")
     if param.name in {"checkpoint_id", "a", "b"}:
         return Values("checkpoints")
-    if kind is Path or type(kind).__name__ == "Path":
+    if kind is Path or type(kind).__name__ == "Path" or param.name == "files":
         return Values("files")
     return Values()
 
