@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import typer
 from typer.core import TyperCommand, TyperGroup
 
 _TYPE_LABEL = re.compile(r" <(?:[a-z]+(?: range)?|list\[[a-z]+\])>")
@@ -87,3 +88,13 @@ class HelpGroup(HelpCommandMixin, TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+class AgioTyper(typer.Typer):
+    """A Typer whose groups and commands write the help above (unless told another class)."""
+
+    def __init__(self, *, cls: type[TyperGroup] | None = None, **options: Any) -> None:
+        super().__init__(cls=cls or HelpGroup, **options)
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **options: Any) -> Any:
+        return super().command(*args, cls=cls or AgioCommand, **options)

@@ -15,9 +15,10 @@ from pathlib import Path
 import typer
 
 from ._errors import AgioGroup
+from ._help import AgioTyper
 from .commands import agents, chat, checkpoints, config, models, runs, serve, tools, tui
 
-app = typer.Typer(
+app = AgioTyper(
     name="agio",
     cls=AgioGroup,
     help="Chat with LLM agents; every run is checkpointed, and can be paused, resumed or forked.",

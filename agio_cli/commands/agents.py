@@ -10,7 +10,7 @@ import typer
 
 from .. import _output as out
 from .._connection import call
-from .._help import AgioCommand, HelpGroup
+from .._help import AgioTyper
 from .._options import AS_JSON
 from .._render import model_label
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from agio_core import Agent, Agio, Page
     from agio_core.tools._toolbox import ToolInfo
 
-app = typer.Typer(cls=HelpGroup, help="List, show, create and delete agents.", no_args_is_help=True)
+app = AgioTyper(help="List, show, create and delete agents.", no_args_is_help=True)
 
 AGENT_FILE = typer.Option(
     ..., "--file", "-f", metavar="FILE.yaml", help="Agent YAML file ('-' reads stdin)."
@@ -29,7 +29,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="agents")
 
 
-@app.command(cls=AgioCommand, name="list")
+@app.command("list")
 def list_agents(
     ctx: typer.Context,
     tag: str | None = typer.Option(
@@ -85,7 +85,7 @@ def agent_yaml(agent: Agent) -> str:
     return header + body
 
 
-@app.command(cls=AgioCommand, name="show")
+@app.command("show")
 def show(
     ctx: typer.Context,
     agent_id: str = typer.Argument(..., metavar="ID", help="Agent id."),
@@ -114,7 +114,7 @@ def show(
             out.write(f"#   {tool.name}  {tool.source}  {detail}\n")
 
 
-@app.command(cls=AgioCommand, name="create")
+@app.command("create")
 def create(
     ctx: typer.Context,
     file: Path = AGENT_FILE,
@@ -142,7 +142,7 @@ def create(
     out.done(agent.id, f"{verb} agent [bold]{agent.id}[/] ({model_label(agent.model)})")
 
 
-@app.command(cls=AgioCommand, name="delete")
+@app.command("delete")
 def delete(
     ctx: typer.Context,
     agent_id: str = typer.Argument(..., metavar="ID", help="Agent id."),

@@ -11,7 +11,7 @@ import typer
 from .. import _output as out
 from .._connection import call
 from .._errors import fail, say
-from .._help import AgioCommand, HelpGroup
+from .._help import AgioTyper
 from .._options import AS_JSON, RUN_ID, param_value
 from .._render import Style
 from .._stream import choose_style, exit_unless_completed, show_run
@@ -21,8 +21,7 @@ from .runs import last_seq
 if TYPE_CHECKING:
     from agio_core import Agio, Checkpoint, Run, TreeNode
 
-app = typer.Typer(
-    cls=HelpGroup,
+app = AgioTyper(
     help="Inspect a run's checkpoints; restore, fork, compare them.",
     no_args_is_help=True,
 )
@@ -35,7 +34,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="checkpoints")
 
 
-@app.command(cls=AgioCommand, name="list")
+@app.command("list")
 def list_checkpoints(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -96,7 +95,7 @@ def print_messages(messages: list[dict[str, Any]]) -> None:
         out.console().print(line)
 
 
-@app.command(cls=AgioCommand, name="show")
+@app.command("show")
 def show(
     ctx: typer.Context,
     checkpoint_id: str = CHECKPOINT_ID,
@@ -136,7 +135,7 @@ def show(
         print_messages(checkpoint.messages)
 
 
-@app.command(cls=AgioCommand, name="create")
+@app.command("create")
 def create(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -244,7 +243,7 @@ def _continue(
     exit_unless_completed(call(ctx, continue_from))
 
 
-@app.command(cls=AgioCommand, name="restore")
+@app.command("restore")
 def restore(
     ctx: typer.Context,
     checkpoint_id: str = CHECKPOINT_ID,
@@ -272,7 +271,7 @@ def restore(
     _continue(ctx, checkpoint_id, changes, style, stream=not no_stream, in_place=in_place)
 
 
-@app.command(cls=AgioCommand, name="fork")
+@app.command("fork")
 def fork(
     ctx: typer.Context,
     checkpoint_id: str = CHECKPOINT_ID,
@@ -329,7 +328,7 @@ def _rich_tree(node: TreeNode, highlight: str) -> Any:
     return tree
 
 
-@app.command(cls=AgioCommand, name="tree")
+@app.command("tree")
 def tree(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> None:
     """Draw the fork tree a run belongs to, from its root run down.
 
@@ -346,7 +345,7 @@ def tree(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> N
         _plain_tree(root)
 
 
-@app.command(cls=AgioCommand, name="diff")
+@app.command("diff")
 def diff(
     ctx: typer.Context,
     a: str = typer.Argument(..., metavar="A", help="Checkpoint id."),
@@ -379,7 +378,7 @@ def diff(
         raise typer.Exit(1)
 
 
-@app.command(cls=AgioCommand, name="ids", hidden=True)
+@app.command("ids", hidden=True)
 def ids(
     ctx: typer.Context,
     word: str = typer.Argument("", metavar="WORD", help="What is typed so far."),

@@ -9,9 +9,9 @@ import typer
 
 from .. import _output as out
 from .._connection import server_of
-from .._help import AgioCommand, HelpGroup
+from .._help import AgioTyper
 
-app = typer.Typer(cls=HelpGroup, help="Show agio's configuration.", no_args_is_help=True)
+app = AgioTyper(help="Show agio's configuration.", no_args_is_help=True)
 
 MASK = "********"
 
@@ -52,7 +52,7 @@ def masked_settings(server: str | None) -> dict[str, Any]:
     return shown
 
 
-@app.command(cls=AgioCommand, name="show")
+@app.command("show")
 def show(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
@@ -72,7 +72,7 @@ def show(
             out.write(f"{name}={'' if value is None else value}\n")
 
 
-@app.command(cls=AgioCommand, name="path")
+@app.command("path")
 def path() -> None:
     """Print the data directory (AGIO_HOME).
 

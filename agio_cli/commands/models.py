@@ -7,12 +7,11 @@ import typer
 from .. import _output as out
 from .._connection import call
 from .._errors import say
-from .._help import AgioCommand
 from .._options import AS_JSON
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(cls=AgioCommand)
+    @app.command()
     def models(ctx: typer.Context, as_json: bool = AS_JSON) -> None:
         """List models: the offline ones, and those the OpenAI-compatible server lists.
 

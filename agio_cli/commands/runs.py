@@ -11,7 +11,7 @@ import typer
 from .. import _output as out
 from .._connection import call
 from .._errors import EXIT_FAILED, error, exit_code_of, fail, say
-from .._help import AgioCommand, HelpGroup
+from .._help import AgioTyper
 from .._options import AS_JSON, RUN_ID
 from .._stream import choose_style, exit_unless_completed, show_run
 from .._wording import count, tokens
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from agio_core import Agio, Run
     from agio_core.runs import RunMetrics
 
-app = typer.Typer(
-    cls=HelpGroup,
+app = AgioTyper(
     help="List and inspect runs; pause, resume or cancel them from any terminal.",
     no_args_is_help=True,
 )
@@ -44,7 +43,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="runs")
 
 
-@app.command(cls=AgioCommand, name="list")
+@app.command("list")
 def list_runs(
     ctx: typer.Context,
     agent: str | None = typer.Option(
@@ -144,7 +143,7 @@ def print_run(run: Run) -> None:
     )
 
 
-@app.command(cls=AgioCommand, name="show")
+@app.command("show")
 def show(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> None:
     """Show a run: status, metrics, input and response.
 
@@ -159,7 +158,7 @@ def show(ctx: typer.Context, run_id: str = RUN_ID, as_json: bool = AS_JSON) -> N
         print_run(run)
 
 
-@app.command(cls=AgioCommand, name="events")
+@app.command("events")
 def events(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -196,7 +195,7 @@ def _report_control(run: Run, wanted: str) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
-@app.command(cls=AgioCommand, name="pause")
+@app.command("pause")
 def pause(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -216,7 +215,7 @@ def pause(
         _report_control(run, "paused")
 
 
-@app.command(cls=AgioCommand, name="cancel")
+@app.command("cancel")
 def cancel(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -246,7 +245,7 @@ async def last_seq(agio: Agio, run_id: str) -> int:
     return seq
 
 
-@app.command(cls=AgioCommand, name="resume")
+@app.command("resume")
 def resume(
     ctx: typer.Context,
     run_id: str = RUN_ID,
@@ -271,7 +270,7 @@ def resume(
     exit_unless_completed(call(ctx, resume_here))
 
 
-@app.command(cls=AgioCommand, name="delete")
+@app.command("delete")
 def delete(
     ctx: typer.Context,
     run_ids: list[str] = RUN_IDS,
@@ -310,7 +309,7 @@ def parse_age(text: str) -> timedelta:
     return timedelta(**{units[unit]: int(value)})
 
 
-@app.command(cls=AgioCommand, name="prune")
+@app.command("prune")
 def prune(
     ctx: typer.Context,
     older_than: str = typer.Option(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from .._help import AgioCommand
-
 
 def register(app: typer.Typer) -> None:
-    @app.command(cls=AgioCommand)
+    @app.command()
     def serve(
         host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback by default."),
         port: int = typer.Option(8000, min=0, max=65535, help="TCP port."),

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from .._help import AgioCommand
-
 
 def register(app: typer.Typer) -> None:
-    @app.command(cls=AgioCommand)
+    @app.command()
     def tui(
         ctx: typer.Context,
         agent: str = typer.Option("assistant", "--agent", "-a", help="Agent to chat with."),
