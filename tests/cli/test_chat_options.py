@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from agio_core.testing import FakeOpenAIServer
+from fake_openai import FakeOpenAIServer
 
 from .conftest import Cli
 
