@@ -147,7 +147,7 @@ class Repl:
         run = self.last_run
 
         async def again(agio: Agio) -> Run:
-            first = (await agio.list_checkpoints(run.id))[0]
+            first = (await agio.list_checkpoints(run.id, limit=1)).items[0]
             changes = {k: v for k, v in self.settings.options().items() if v is not None}
             handle = await agio.restore_checkpoint(
                 first.id, create_new_run=False, modifications=changes or None

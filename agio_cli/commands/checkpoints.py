@@ -57,6 +57,7 @@ def list_checkpoints(
     if quiet:
         for summary in summaries:
             out.write(summary.id + "\n")
+        out.cut_note(len(summaries), offset, page.total)
         return
     out.table(
         ["id", "step", "kind", "created", "messages", "tokens", "description"],
@@ -73,6 +74,7 @@ def list_checkpoints(
             for s in summaries
         ),
     )
+    out.cut_note(len(summaries), offset, page.total)
 
 
 def _message_text(message: dict[str, Any]) -> str:
@@ -378,6 +380,9 @@ def diff(
         raise typer.Exit(1)
 
 
+COMPLETED_IDS = 1000  # checkpoints offered per run
+
+
 @app.command("ids", hidden=True)
 def ids(
     ctx: typer.Context,
@@ -397,7 +402,8 @@ def ids(
         found: list[str] = []
         for run_id in run_ids:
             with contextlib.suppress(Exception):  # a run deleted meanwhile: offer the rest
-                found += [c.id for c in await agio.list_checkpoints(run_id)]
+                page = await agio.list_checkpoints(run_id, limit=COMPLETED_IDS)
+                found += [c.id for c in page.items]
         return found
 
     for checkpoint_id in call(ctx, collect):

@@ -50,7 +50,7 @@ async def test_deleting_a_sessions_first_run_keeps_the_rest_of_the_session(agent
 async def test_deleting_a_forks_base_keeps_the_fork_whole(agents: Agio) -> None:
     agio = agents
     source = await agio.chat("fast", "What is 12*7?")
-    checkpoints = await agio.list_checkpoints(source.id)
+    checkpoints = (await agio.list_checkpoints(source.id)).items
     fork = await (await agio.fork_checkpoint(checkpoints[1].id)).wait()
     before = (await agio.get_checkpoint(fork.last_checkpoint_id or "")).messages
     await agio.delete_run(source.id)
@@ -126,7 +126,7 @@ async def test_bad_model_params_are_refused_everywhere(
     with pytest.raises(InvalidInputError, match=problem):
         await agio.start_chat("fast", "hello", model_params=params)
     run = await agio.chat("fast", "hello")
-    checkpoint = (await agio.list_checkpoints(run.id))[0].id
+    checkpoint = (await agio.list_checkpoints(run.id)).items[0].id
     with pytest.raises(InvalidInputError, match=problem):
         await agio.fork_checkpoint(checkpoint, modifications={"model_params": params})
     with pytest.raises(InvalidInputError, match=problem):
@@ -139,7 +139,7 @@ async def test_bad_model_params_are_refused_everywhere(
 async def test_fork_params_are_coerced_and_unchanged_ones_carried_over(agents: Agio) -> None:
     agio = agents
     run = await agio.chat("fast", "hello")
-    checkpoint = (await agio.list_checkpoints(run.id))[0].id
+    checkpoint = (await agio.list_checkpoints(run.id)).items[0].id
     params = {"delay_ms": 0, "temperature": "0.5"}
     fork = await (
         await agio.fork_checkpoint(checkpoint, modifications={"model_params": params})
@@ -161,7 +161,7 @@ async def test_fork_params_are_coerced_and_unchanged_ones_carried_over(agents: A
 async def test_in_place_restore_with_a_new_query_updates_the_runs_input(agents: Agio) -> None:
     agio = agents
     run = await agio.chat("fast", "What is 12*7?")
-    first = (await agio.list_checkpoints(run.id))[0].id
+    first = (await agio.list_checkpoints(run.id)).items[0].id
     handle = await agio.restore_checkpoint(
         first, create_new_run=False, modifications={"modified_query": "What is 6*7?"}
     )
