@@ -350,7 +350,7 @@ _agio_tools() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('list:List tools\: name, source (builtin, python, mcp\:SERVER), approval...'); _describe -t commands command commands ;;
+        command) local -a commands=('list:List tools\: name, source (builtin, python, mcp\:SERVER), approval policy, description.'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 list) _agio_tools_list ;;

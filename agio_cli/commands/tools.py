@@ -6,9 +6,10 @@ import typer
 
 from .. import _output as out
 from .._connection import call
+from .._help import AgioTyper
 from .._options import AS_JSON
 
-app = typer.Typer(help="List the tools agents can use.", no_args_is_help=True)
+app = AgioTyper(help="List the tools agents can use.", no_args_is_help=True)
 
 
 def register(root: typer.Typer) -> None:
@@ -29,7 +30,12 @@ def list_tools(
     offset: int = typer.Option(0, "--offset", min=0, metavar="N", help="Skip this many."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """List tools: name, source (builtin, python, mcp:SERVER), approval policy, description."""
+    """List tools: name, source (builtin, python, mcp:SERVER), approval policy, description.
+
+    \b
+    Example:
+      agio tools list -a coder
+    """
     page = call(ctx, lambda agio: agio.list_tools(agent, limit=limit, offset=offset))
     if as_json:
         out.print_json(page.model_dump(mode="json"))
@@ -41,8 +47,9 @@ def list_tools(
                 t.name,
                 t.source,
                 t.policy or "-",
-                out.one_line(t.error if t.error else t.description),
+                t.error if t.error else t.description,
             ]
             for t in page.items
         ),
     )
+    out.cut_note(len(page.items), offset, page.total)
