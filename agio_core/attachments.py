@@ -18,7 +18,6 @@ from .errors import InvalidInputError
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_IMAGE_BYTES = 20_000_000  # OpenAI's own limit per image
-URL_TIMEOUT_S = 20.0
 _IMAGE_MAGIC = {
     b"\x89PNG\r\n\x1a\n": "image/png",
     b"\xff\xd8\xff": "image/jpeg",
@@ -79,29 +78,31 @@ def _read_capped(path: Path) -> bytes:
     return raw
 
 
-def fetch_url(url: str) -> bytes:
-    """GET `url` with a time and size cap (http and https only).
+def attachment_of_url(url: str) -> Attachment:
+    """GET `url` by the `fetch` tool's rules (same client, redirects and time cap; from the
+    user's own machine, so local addresses are allowed): an image stays an image, HTML
+    becomes readable text as `fetch` renders it, other text comes as it is."""
+    import asyncio
 
-    NOTE(i16-tools): the `fetch` tool has the same rules; one implementation should serve both.
-    """
     import httpx
 
-    limit = MAX_IMAGE_BYTES
+    from .tools.fetch import FetchRefused, get_url, readable
+
     try:
-        with (
-            httpx.Client(follow_redirects=True, timeout=URL_TIMEOUT_S, max_redirects=5) as client,
-            client.stream("GET", url, headers={"User-Agent": "agio"}) as response,
-        ):
-            if response.status_code >= 400:
-                raise InvalidInputError(f"{url}: the server answered {response.status_code}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise InvalidInputError(f"{url}: too large (at most {limit:,} bytes)")
-            return bytes(body)
+        response, body, cut, _ = asyncio.run(get_url(url, check=False, max_bytes=MAX_IMAGE_BYTES))
+    except FetchRefused as exc:
+        raise InvalidInputError(f"{url}: {exc}") from None
+    except TimeoutError:
+        raise InvalidInputError(f"{url}: no complete answer in time") from None
     except httpx.HTTPError as exc:
         raise InvalidInputError(f"{url}: cannot fetch: {exc or type(exc).__name__}") from None
+    if response.status_code >= 400:
+        raise InvalidInputError(f"{url}: the server answered {response.status_code}")
+    if cut:
+        raise InvalidInputError(f"{url}: too large (at most {MAX_IMAGE_BYTES:,} bytes)")
+    if "html" in response.headers.get("content-type", "").lower():
+        return attachment_of(url, readable(response, body, cut).encode("utf-8"))
+    return attachment_of(url, body)  # an image, UTF-8 text, or refused as binary
 
 
 def load_attachment(source: str, *, stdin: bytes | None = None) -> Attachment:
@@ -109,7 +110,7 @@ def load_attachment(source: str, *, stdin: bytes | None = None) -> Attachment:
     if source == "-":
         return attachment_of("stdin", stdin or b"")
     if source.startswith(("http://", "https://")):
-        return attachment_of(source, fetch_url(source))
+        return attachment_of_url(source)
     if "://" in source:
         raise InvalidInputError(f"{source}: only http:// and https:// URLs can be attached")
     path = Path(source).expanduser()

@@ -62,7 +62,8 @@ async def _resolve(host: str, port: int, *, check: bool) -> str:
     return addresses[0]
 
 
-def _readable(response: httpx.Response, body: bytes, cut: bool) -> str:
+def readable(response: httpx.Response, body: bytes, cut: bool) -> str:
+    """The body as text: HTML made readable, other text as it is, binary described."""
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind and not kind.startswith(_TEXT_TYPES) and not kind.endswith(("+json", "+xml")):
         return f"[{kind} body of {len(body)}{'+' if cut else ''} bytes: not text, not shown]"
@@ -74,7 +75,9 @@ def _readable(response: httpx.Response, body: bytes, cut: bool) -> str:
     return text.strip()
 
 
-async def _get(client: httpx.AsyncClient, url: httpx.URL, ip: str) -> tuple[Any, bytes, bool]:
+async def _get(
+    client: httpx.AsyncClient, url: httpx.URL, ip: str, max_bytes: int
+) -> tuple[Any, bytes, bool]:
     """GET `url` over a connection to `ip` (the name still in Host and SNI)."""
     host_header = url.netloc.decode("ascii")
     request = client.build_request(
@@ -89,12 +92,45 @@ async def _get(client: httpx.AsyncClient, url: httpx.URL, ip: str) -> tuple[Any,
         async for chunk in response.aiter_raw() if response.is_redirect else response.aiter_bytes():
             chunks.append(chunk)
             size += len(chunk)
-            if size > MAX_BYTES:
+            if size > max_bytes:
                 break
         body = b"".join(chunks)
     finally:
         await response.aclose()
-    return response, body[:MAX_BYTES], size > MAX_BYTES
+    return response, body[:max_bytes], size > max_bytes
+
+
+async def get_url(
+    url: str, *, check: bool, max_bytes: int = MAX_BYTES
+) -> tuple[httpx.Response, bytes, bool, httpx.URL]:
+    """GET `url` by fetch's rules: (final response, body, cut at `max_bytes`, final URL).
+
+    With `check`, every hop must resolve to public addresses only. Raises FetchRefused (not
+    http(s), refused address, too many redirects), TimeoutError and httpx.HTTPError. Also
+    what `agio chat -f URL` attaches with.
+    """
+    import httpx
+
+    try:
+        target = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise FetchRefused(f"invalid URL: {exc}") from None
+    async with (
+        httpx.AsyncClient(
+            timeout=httpx.Timeout(TIMEOUT_S), headers={"User-Agent": USER_AGENT}, trust_env=False
+        ) as client,
+        asyncio.timeout(TIMEOUT_S),
+    ):
+        for _ in range(MAX_REDIRECTS + 1):
+            if target.scheme not in {"http", "https"} or not target.host:
+                raise FetchRefused(f"not an http(s) URL: {str(target)!r}")
+            port = target.port or (443 if target.scheme == "https" else 80)
+            ip = await _resolve(target.host, port, check=check)
+            response, body, cut = await _get(client, target, ip, max_bytes)
+            if not response.is_redirect:
+                return response, body, cut, target
+            target = httpx.URL(urljoin(str(target), response.headers["location"]))
+    raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
 
 
 async def fetch(ctx: RunContext, url: str) -> ToolResult:
@@ -107,32 +143,14 @@ async def fetch(ctx: RunContext, url: str) -> ToolResult:
 
     check = ctx.serving and not ctx.settings.fetch_allow_private
     try:
-        target = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        return ToolResult(f"invalid URL: {exc}", is_error=True)
-    async with httpx.AsyncClient(
-        timeout=httpx.Timeout(TIMEOUT_S), headers={"User-Agent": USER_AGENT}, trust_env=False
-    ) as client:
-        try:
-            async with asyncio.timeout(TIMEOUT_S):
-                for _ in range(MAX_REDIRECTS + 1):
-                    if target.scheme not in {"http", "https"} or not target.host:
-                        return ToolResult(f"not an http(s) URL: {str(target)!r}", is_error=True)
-                    port = target.port or (443 if target.scheme == "https" else 80)
-                    ip = await _resolve(target.host, port, check=check)
-                    response, body, cut = await _get(client, target, ip)
-                    if not response.is_redirect:
-                        break
-                    target = httpx.URL(urljoin(str(target), response.headers["location"]))
-                else:
-                    return ToolResult(f"more than {MAX_REDIRECTS} redirects", is_error=True)
-        except FetchRefused as exc:
-            return ToolResult(str(exc), is_error=True)
-        except TimeoutError:
-            return ToolResult(f"{url}: no complete answer within {TIMEOUT_S:g} s", is_error=True)
-        except httpx.HTTPError as exc:
-            return ToolResult(f"{url}: {type(exc).__name__}: {exc}", is_error=True)
-    text = _readable(response, body, cut)
+        response, body, cut, target = await get_url(url, check=check)
+    except FetchRefused as exc:
+        return ToolResult(str(exc), is_error=True)
+    except TimeoutError:
+        return ToolResult(f"{url}: no complete answer within {TIMEOUT_S:g} s", is_error=True)
+    except httpx.HTTPError as exc:
+        return ToolResult(f"{url}: {type(exc).__name__}: {exc}", is_error=True)
+    text = readable(response, body, cut)
     if cut:
         text += f"\n[truncated: only the first {MAX_BYTES} bytes were read]"
     status = f"HTTP {response.status_code} {response.reason_phrase}".strip()

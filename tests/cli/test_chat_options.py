@@ -141,13 +141,21 @@ def test_binary_files_are_refused(cli: Cli, tmp_path: Path, content: bytes, prob
 
 class _Pages(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        kind = "text/plain"
         if self.path == "/page.txt":
             body, status = b"fetched text\n", 200
+        elif self.path == "/page.html":
+            body, status = b"<html><script>x()</script><h1>Title</h1><p>Body text</p></html>", 200
+            kind = "text/html; charset=utf-8"
+        elif self.path == "/blob":
+            body, status = b"\x00\x01binary", 200
+            kind = "application/octet-stream"
         elif self.path == "/big":
             body, status = b"x" * 20_000_001, 200
         else:
             body, status = b"nope", 404
         self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -170,6 +178,12 @@ def test_urls_are_fetched_with_caps(cli: Cli, pages: str) -> None:
     checkpoint = cli.json("checkpoints", "show", str(record["last_checkpoint_id"]), "--messages")
     user = next(m for m in checkpoint["messages"] if m["role"] == "user")
     assert f"File: {pages}/page.txt\n```\nfetched text\n```" in user["content"]
+    record = cli.chat("-f", f"{pages}/page.html", "Read it.")
+    checkpoint = cli.json("checkpoints", "show", str(record["last_checkpoint_id"]), "--messages")
+    user = next(m for m in checkpoint["messages"] if m["role"] == "user")["content"]
+    assert "Title" in user and "Body text" in user and "<p>" not in user and "x()" not in user
+    blob = cli("chat", "-f", f"{pages}/blob", "hello")
+    assert blob.exit_code == 2 and "a binary file" in blob.stderr
     missing = cli("chat", "-f", f"{pages}/missing", "hello")
     assert missing.exit_code == 2 and "answered 404" in missing.stderr
     big = cli("chat", "-f", f"{pages}/big", "hello")
