@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Literal
 
 from ._time import utcnow
@@ -203,6 +203,9 @@ class Runner:
         self._base_duration_ms = run.metrics.duration_ms
         self.task: asyncio.Task[Run] | None = None
         self._end_recorded = False  # the store holds the run's final (or paused) state
+        # How the run ends (completes, pauses, fails, is cancelled or interrupted): decided
+        # once, then carried out to the end (record, then its event) whatever comes after.
+        self._ending: asyncio.Task[None] | None = None
 
     # control, callable from any task in this process
 
@@ -210,11 +213,22 @@ class Runner:
         self.pause_requested = True
 
     def stop(self, reason: StopReason, message: str = "") -> None:
+        if self._ending is not None:
+            # Too late: the run is already ending another way (say, completing), and that
+            # end is what its record and its log will both say.
+            return
         if self.stop_reason is None:
             self.stop_reason = reason
             self.cancel_reason = message
         if self._body is not None:
             self._body.cancel()
+
+    async def _end_with(self, ending: Coroutine[Any, Any, None]) -> None:
+        """Carry out the run's end as a task of its own: a stop that comes meanwhile can
+        neither cut it halfway (the record says `completed`, the log has no end) nor replace
+        it (the record says `completed`, the log `run_cancelled`)."""
+        self._ending = asyncio.ensure_future(ending)
+        await asyncio.shield(self._ending)
 
     # lifecycle
 
@@ -284,13 +298,15 @@ class Runner:
         return self.run
 
     async def _finish_stopped(self) -> None:
-        if self._end_recorded:  # stopped just after its end was written: that end stands
-            return
         try:
-            if self.stop_reason == "shutdown":
-                await self._interrupt()
+            if self._ending is not None:  # the loop itself was cancelled while ending: let it
+                await asyncio.shield(self._ending)
+            elif self._end_recorded:
+                return
+            elif self.stop_reason == "shutdown":
+                await self._end_with(self._interrupt())
             else:
-                await self._cancel()
+                await self._end_with(self._cancel())
         except AgioError as exc:
             self._unrecorded(exc)
 
@@ -554,8 +570,13 @@ class Runner:
             setattr(self.run, key, value)
 
     async def _finish(self, status: RunStatus, **changes: Any) -> None:
-        self._end(status, changes)
-        await self._save()
+        async def write() -> None:
+            # Changed under the lock: a checkpoint write still in flight (a stop cuts the
+            # loop, not the shielded write) must not pick up, or undo, this end.
+            self._end(status, changes)
+            await self._write_run()
+
+        await asyncio.shield(self._locked(write))
         await self.store.clear_control(self.run.id)
 
     async def _settle(self, status: RunStatus, description: str = "", **changes: Any) -> None:
@@ -567,6 +588,9 @@ class Runner:
             await self._checkpoint(description=description, ending=(status, changes))
 
     async def _complete(self, content: str) -> None:
+        await self._end_with(self._record_completed(content))
+
+    async def _record_completed(self, content: str) -> None:
         await self._settle("completed", response=content)
         await self.log.emit(
             RunCompleted(
@@ -580,6 +604,9 @@ class Runner:
         await self._sync_events()
 
     async def _pause(self) -> None:
+        await self._end_with(self._record_paused())
+
+    async def _record_paused(self) -> None:
         await self._settle("paused", description="paused")
         await self.log.emit(
             RunPaused(**self.log.envelope(), checkpoint_id=self.run.last_checkpoint_id)
@@ -602,6 +629,9 @@ class Runner:
     async def _fail(self, error_type: str, message: str) -> None:
         if self._end_recorded:  # e.g. its end event could not be logged: the end stands
             return
+        await self._end_with(self._record_failed(error_type, message))
+
+    async def _record_failed(self, error_type: str, message: str) -> None:
         partial = "".join(self.partial) or None
         error = RunError(type=error_type, message=message)
         try:

@@ -581,9 +581,21 @@ class Agio:
                 return run
             await asyncio.sleep(CONTROL_POLL_S / 2)
 
+    async def _control_target(self, run_id: str) -> Run:
+        """The run a control call acts on. A run of this process that has recorded its end
+        is still logging it: wait for that, so that an answer saying the run has ended
+        comes after its log says so too."""
+        run = await self.get_run(run_id)
+        runner = self._runners.get(run_id)
+        if run.status != "running" and runner is not None and runner.task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(runner.task), CONTROL_WAIT_S)
+            run = await self.get_run(run_id)
+        return run
+
     async def pause_run(self, run_id: str, *, wait: float = CONTROL_WAIT_S) -> Run:
         """Ask the run to pause at its next safe point; wait up to `wait` s for it to do so."""
-        run = await self.get_run(run_id)
+        run = await self._control_target(run_id)
         if run.status != "running":
             raise ConflictError(f"run {run_id} is {run.status}; only a running run can be paused")
         await self.store.request_control(
@@ -593,12 +605,16 @@ class Agio:
             runner.request_pause()
         if wait <= 0:
             return run
-        return await self._wait_for_status(run_id, {"paused", *FINISHED, "interrupted"}, wait)
+        settled = await self._wait_for_status(run_id, {"paused", *FINISHED, "interrupted"}, wait)
+        if settled.status in FINISHED:
+            # It ended before it came to a safe point: say so, as for a run already ended.
+            raise ConflictError(f"run {run_id} {settled.status} before it could pause")
+        return settled
 
     async def cancel_run(
         self, run_id: str, *, reason: str = "cancelled by user", wait: float = CONTROL_WAIT_S
     ) -> Run:
-        run = await self.get_run(run_id)
+        run = await self._control_target(run_id)
         if run.status in FINISHED:
             raise ConflictError(f"run {run_id} is already {run.status}")
         if run.status in RESUMABLE:
@@ -623,7 +639,15 @@ class Agio:
             runner.stop("cancel", reason)
         if wait <= 0:
             return run
-        return await self._wait_for_status(run_id, {*FINISHED, "interrupted"}, wait)
+        settled = await self._wait_for_status(run_id, {*FINISHED, *RESUMABLE}, wait)
+        if settled.status in RESUMABLE:
+            # It paused (or its process died) before it saw the request: cancel it there.
+            return await self.cancel_run(run_id, reason=reason, wait=wait)
+        if settled.status in {"completed", "failed"}:
+            # It ended otherwise before it could be cancelled: the answer says what the record
+            # and the log say, as for a run that had ended before the call.
+            raise ConflictError(f"run {run_id} {settled.status} before it could be cancelled")
+        return settled
 
     async def resume_run(self, run_id: str) -> RunHandle:
         """Continue a paused or interrupted run from its last checkpoint, in this process."""
