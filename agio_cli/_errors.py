@@ -95,6 +95,16 @@ def exit_code_of(exc: BaseException) -> int:
     return EXIT_FAILED
 
 
+def _as_text(args: Any) -> list[str]:
+    """The arguments as well-formed text: bytes of argv that are not UTF-8 (which Python
+    keeps as lone surrogates, unstorable) become U+FFFD, as piped stdin does."""
+    given = sys.argv[1:] if args is None else list(args)
+    return [
+        a.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if isinstance(a, str) else a
+        for a in given
+    ]
+
+
 class AgioGroup(HelpGroup):
     """The root command: every failure, from Typer or from agio, ends as one line and a code.
 
@@ -105,8 +115,12 @@ class AgioGroup(HelpGroup):
         self, args: Any = None, prog_name: str | None = None, **extra: Any
     ) -> NoReturn:
         extra["standalone_mode"] = False
+        for stream in (sys.stdout, sys.stderr):
+            # A terminal or pipe that cannot show a character (LC_ALL=C): '?' instead of a crash.
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.reconfigure(errors="replace")
         try:
-            outcome = super().main(args=args, prog_name=prog_name, **extra)
+            outcome = super().main(args=_as_text(args), prog_name=prog_name, **extra)
         except Exception as exc:
             if os.environ.get("AGIO_LOG_LEVEL", "").upper() == "DEBUG":
                 raise

@@ -4,6 +4,7 @@
     ├── NotFoundError            unknown agent, run or checkpoint id          (404, exit 3)
     ├── ConflictError            illegal state change, e.g. resume a completed run (409, exit 1)
     ├── InvalidInputError        bad YAML, bad field, unknown modification key (422, exit 2)
+    │   └── ConfigError          a bad AGIO_* setting                          (exit 2)
     ├── ProviderError            the model provider failed (becomes `run_failed`)
     └── StoreError               the store could not write (disk full, permissions)
 
@@ -35,6 +36,10 @@ class ConflictError(AgioError):
 
 class InvalidInputError(AgioError):
     kind = "invalid"
+
+
+class ConfigError(InvalidInputError):
+    """A setting (environment variable or `.env` line) has a value agio cannot use."""
 
 
 class ProviderError(AgioError):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
 
 OFFLINE_MODEL = "offline/demo"
 
@@ -52,7 +55,37 @@ class Settings(BaseSettings):
     mcp_start_timeout_s: float = Field(default=60.0, gt=0)  # start + initialize + list tools
     mcp_call_timeout_s: float = Field(default=120.0, gt=0)
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            # One line naming the variable, not pydantic's report (SPEC §6: exit 2).
+            raise ConfigError(_describe(exc)) from None
+
+    @field_validator("default_model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from .errors import InvalidInputError
+        from .providers import split_model  # here: providers import this module
+
+        try:
+            split_model(value)
+        except InvalidInputError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
     def api_key_list(self) -> list[str]:
         if self.api_keys is None:
             return []
         return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+
+
+def _describe(exc: ValidationError) -> str:
+    problem = exc.errors()[0]
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    name = f"AGIO_{field.upper()}" if field else "AGIO_* setting"
+    info = Settings.model_fields.get(field)
+    secret = info is not None and info.annotation in {SecretStr, SecretStr | None}
+    shown = "" if secret else f"={str(problem.get('input'))[:80]!r}"
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return f"{name}{shown}: {message}"

@@ -52,10 +52,13 @@ FILES = typer.Option(
 
 
 def read_piped_stdin() -> str:
+    """Piped text, whatever its encoding: bytes that are not UTF-8 become U+FFFD."""
     stdin = sys.stdin
     if stdin is None or stdin.closed or stdin.isatty():
         return ""
-    return stdin.read().rstrip()
+    raw = getattr(stdin, "buffer", None)  # a test's stand-in stdin may be text only
+    text = raw.read().decode("utf-8", errors="replace") if raw is not None else stdin.read()
+    return text.rstrip()
 
 
 def read_piped_bytes() -> bytes:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+
+import pytest
 
 from agio_core.events import parse_event
 
@@ -87,3 +92,25 @@ def test_unknown_agent_exits_3(cli: Cli) -> None:
     result = cli("chat", "-a", "nobody", "hi")
     assert result.exit_code == 3
     assert result.stderr == "agio: error: agent not found: 'nobody'\n"
+
+
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+def test_piped_bytes_that_are_not_utf8_become_replacement_characters(
+    cli: Cli, locale: str
+) -> None:
+    """`printf 'caf\\xe9' | agio chat` crashed (surrogates not allowed); an argument too."""
+    env = {**os.environ, "LC_ALL": locale, "PYTHONUTF8": "0"}
+    for argv, stdin in [([], b"caf\xe9 \xff\xfe"), ([b"na\xefve"], b"")]:
+        result = subprocess.run(
+            [sys.executable.encode(), b"-m", b"agio_cli", b"chat", b"--json", *argv],
+            input=stdin,
+            capture_output=True,
+            env=env,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+        run = json.loads(result.stdout)
+        assert run["status"] == "completed"
+        # An ASCII-only stdout (LC_ALL=C, no UTF-8 mode) shows U+FFFD as '?'.
+        shown = "?" if locale == "C" else "\ufffd"
+        assert run["input"] in {f"caf{shown} {shown}{shown}", f"na{shown}ve"}, run["input"]

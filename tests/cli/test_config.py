@@ -46,3 +46,44 @@ def test_version_and_help(cli: Cli) -> None:
     for group in ("agents", "runs", "checkpoints", "config"):
         result = cli(group)
         assert result.exit_code == 2 and "Commands:" in result.output
+
+
+BAD_SETTINGS = [
+    ("AGIO_DEFAULT_MODEL", "bad", "unknown model"),
+    ("AGIO_DEFAULT_MODEL", "nope/x", "unknown model"),
+    ("AGIO_SSE_KEEPALIVE_S", "abc", "valid number"),
+    ("AGIO_SSE_SEND_TIMEOUT_S", "-1", "greater than 0"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "words"), BAD_SETTINGS)
+@pytest.mark.parametrize(
+    "args",
+    [["agents", "list"], ["runs", "list"], ["chat", "hi"], ["config", "show"]],
+    ids=" ".join,
+)
+def test_a_bad_setting_is_one_line_naming_it_exit_2(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str, args: list[str]
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = cli(*args)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"agio: error: {name}=") and words in lines[0], lines
+    assert cli("--help").exit_code == 0  # help needs no settings
+
+
+def test_a_bad_setting_in_a_real_process_and_for_serve(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGIO_SSE_KEEPALIVE_S", "abc")
+    for args in (["agents", "list"], ["serve", "--port", "9"]):
+        result = cli.process(*args)
+        assert result.returncode == 2, result
+        assert result.stderr.splitlines() == [
+            "agio: error: AGIO_SSE_KEEPALIVE_S='abc': Input should be a valid number, "
+            "unable to parse string as a number"
+        ]
+    assert cli.process("--help").returncode == 0
+
