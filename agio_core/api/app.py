@@ -24,7 +24,7 @@ from ..service import Agio
 from ..settings import Settings
 from .auth import require_api_key
 from .errors import install_error_handlers
-from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck
+from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck, WellFormedText
 from .routers import agents, chat, checkpoints, events, health, models, runs, sessions, tools
 from .sse import event_schemas
 from .stream_tokens import StreamTokens, redact_stream_tokens
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs_router(app), dependencies=protected)
     # The last added is outermost: CORS wraps everything, so even a 413 carries its headers;
     # the Host check comes first of all.
+    app.add_middleware(WellFormedText)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ConfiguredCORS)
     app.add_middleware(HostCheck)

@@ -1,10 +1,12 @@
-"""ASGI guards in front of the routes: the Host check, a request-body size limit, and CORS
-when configured."""
+"""ASGI guards in front of the routes: the Host check, a request-body size limit,
+well-formed Unicode in bodies, and CORS when configured."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
+from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,6 +71,67 @@ class BodySizeLimit:
                 break
         whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([whole], receive), send)
+
+
+# A `\uD800`-`\uDFFF` escape: the only way JSON text in valid UTF-8 can carry a surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    return False
+
+
+def malformed_text(body: bytes) -> str | None:
+    """Why `body` is not well-formed Unicode text, or None.
+
+    Python's JSON decoder lets through what no store can write: UTF-8-encoded surrogates
+    (it decodes bytes with `surrogatepass`) and lone `\\ud800` escapes. Refused here, once
+    for every route, they are a 422 instead of a failed write deep inside a route.
+    """
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"request body is not valid UTF-8 (byte {exc.start})"
+    if _SURROGATE_ESCAPE.search(body) is None:
+        return None  # the common case: no escape that could make a surrogate
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None  # not JSON: the route says what is wrong with it
+    if _has_surrogate(document):
+        return "request body: a string holds a lone surrogate (\\ud800-\\udfff), not valid Unicode"
+    return None
+
+
+class WellFormedText:
+    """422 for a request body that is not well-formed Unicode (see `malformed_text`). Sits
+    inside `BodySizeLimit`, which hands it the body in one piece."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if problem := malformed_text(body):
+            await _refuse(send, 422, problem)
+            return
+        await self.app(scope, _replay(messages, receive), send)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

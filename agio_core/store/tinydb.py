@@ -299,10 +299,15 @@ class TinyDBStore(Store):
             except OSError as exc:
                 raise _store_error(exc, run_dir) from exc
             # No run lock: until `run.json` and its listing line exist, nobody knows this run.
-            if first_checkpoint is not None:
-                self._write_checkpoint(first_checkpoint)
-            self._write_run(run)
-            self._index_run(run)
+            try:
+                if first_checkpoint is not None:
+                    self._write_checkpoint(first_checkpoint)
+                self._write_run(run)
+                self._index_run(run)
+            except BaseException:
+                # Not created, so not left behind half made (an empty folder, a lone record).
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
 
         await self._io(create)
 

@@ -394,3 +394,218 @@ def test_schemathesis_whole_api_stateful(api: tuple[ServerProcess, Path], tmp_pa
     assert server.alive()
     unexpected = [p for p in files_under(home) if not STORE_LAYOUT.match(p)]
     assert not unexpected, unexpected
+
+
+# --------------------------------------------------------------------------- malformed Unicode
+# Found by an independent probe (issue 13): a lone surrogate in any JSON string was a 500 on
+# every route (and `POST /api/chat` left an empty run folder), `Last-Event-ID: ²` a 500.
+
+# One at a time: a high surrogate then a low one would be a valid pair once decoded.
+SURROGATES = st.characters(categories=["Cs"])
+# Digits and numbers that `str.isdigit()` or `int()` take and ASCII parsers must not.
+UNICODE_DIGITS = st.text(
+    st.characters(categories=["Nd", "No", "Nl"]).filter(lambda c: not c.isascii()),
+    min_size=1,
+    max_size=4,
+)
+# Bytes that are not UTF-8: a UTF-8-encoded surrogate, stray continuation bytes, Latin-1.
+INVALID_BYTES = st.sampled_from(
+    [b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xff", b"\xfe\xff", b"\x80abc", b"caf\xe9", b"\xc3"]
+)
+# A string that mixes the bad part into otherwise ordinary text.
+AROUND = st.tuples(st.text(max_size=5), st.text(max_size=5))
+
+
+def bad_string() -> st.SearchStrategy[str]:
+    return st.builds(lambda bad, around: around[0] + bad + around[1], SURROGATES, AROUND)
+
+
+# (method, path, JSON body with "{}" where a string goes); ids filled in from the seeded store.
+BODY_ROUTES = [
+    ("POST", "/api/chat", {"message": "{}", "stream": False}),
+    ("POST", "/api/chat", {"message": "hi", "agent_id": "{}", "stream": False}),
+    ("POST", "/api/chat", {"message": "hi", "session_id": "{}", "stream": False}),
+    ("POST", "/api/chat", {"message": "{}", "stream": True}),
+    ("POST", "/api/runs", {"message": "{}"}),
+    ("POST", "/api/agents", {"id": "u-{}", "model": "offline/demo"}),
+    ("POST", "/api/agents", {"id": "u", "model": "offline/demo", "system_prompt": "{}"}),
+    ("POST", "/api/agents", {"id": "u", "model": "offline/demo", "tags": ["{}"]}),
+    ("POST", "/api/agents", {"id": "u", "model": "offline/demo", "model_params": {"{}": 1}}),
+    ("PUT", "/api/agents/assistant", {"model": "offline/demo", "description": "{}"}),
+    ("POST", "/api/runs/{run}/cancel", {"reason": "{}"}),
+    ("POST", "/api/checkpoints/runs/{paused}/checkpoints", {"description": "{}"}),
+    ("POST", "/api/checkpoints/runs/{paused}/checkpoints", {"tags": ["{}"]}),
+    ("POST", "/api/checkpoints/{checkpoint}/fork", {"modifications": {"modified_query": "{}"}}),
+    ("POST", "/api/checkpoints/{checkpoint}/restore", {"modifications": {"system_prompt": "{}"}}),
+]
+# (path, query parameter) of every integer or float in a query, and the Last-Event-ID header.
+NUMBER_QUERIES = [
+    ("/api/runs", "limit"),
+    ("/api/runs", "offset"),
+    ("/api/agents", "limit"),
+    ("/api/agents", "offset"),
+    ("/api/runs/{run}/events?follow=false", "after_seq"),
+    ("/api/checkpoints/runs/{run}/checkpoints", "limit"),
+    ("/api/runs/{finished}/cancel", "wait"),
+]
+TEXT_QUERIES = [
+    ("/api/runs", "agent_id"),
+    ("/api/runs", "session_id"),
+    ("/api/runs", "status"),
+    ("/api/agents", "tag"),
+]
+
+
+def seeded_ids(client: httpx.Client) -> dict[str, str]:
+    def first(status: str) -> str:
+        page = client.get("/api/runs", params={"status": status, "limit": 1}).json()
+        return str(page["items"][0]["id"])
+
+    paused, finished = first("paused"), first("completed")
+    listed = client.get(f"/api/checkpoints/runs/{finished}/checkpoints").json()
+    checkpoints = listed["items"] if isinstance(listed, dict) else listed  # a page, or a list
+    return {
+        "run": finished,
+        "finished": finished,
+        "paused": paused,
+        "checkpoint": checkpoints[0]["id"],
+    }
+
+
+def fill(template: object, text: str) -> object:
+    if isinstance(template, str):
+        return template.replace("{}", text)
+    if isinstance(template, list):
+        return [fill(item, text) for item in template]
+    if isinstance(template, dict):
+        return {fill(k, text): fill(v, text) for k, v in template.items()}  # type: ignore[misc]
+    return template
+
+
+def run_folders_complete(home: Path) -> list[str]:
+    """Run folders without a run record: what a failed create would leave behind."""
+    return [p.name for p in (home / "runs").iterdir() if not (p / "run.json").is_file()]
+
+
+@pytest.fixture
+def unicode_api(
+    api: tuple[ServerProcess, Path],
+) -> Iterator[tuple[ServerProcess, Path, httpx.Client]]:
+    server, home = api
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+        yield server, home, client
+
+
+@settings(HYPOTHESIS, max_examples=60)
+@given(route=st.sampled_from(BODY_ROUTES), text=bad_string())
+def test_a_lone_surrogate_in_any_json_string_is_a_422(
+    unicode_api: tuple[ServerProcess, Path, httpx.Client],
+    route: tuple[str, str, dict[str, object]],
+    text: str,
+) -> None:
+    _, home, client = unicode_api
+    method, path, template = route
+    ids = seeded_ids(client)
+    body = json.dumps(fill(template, text))  # ensure_ascii: a surrogate goes as "\udXXX"
+    assert "\\ud" in body
+    response = client.request(method, path.format(**ids), content=body)
+    assert response.status_code == 422, (method, path, body, response.text)
+    assert "surrogate" in response.json()["detail"], response.text
+    assert not run_folders_complete(home)
+
+
+@settings(HYPOTHESIS, max_examples=40)
+@given(route=st.sampled_from(BODY_ROUTES), bad=INVALID_BYTES, around=AROUND)
+def test_invalid_utf8_in_any_body_is_a_422(
+    unicode_api: tuple[ServerProcess, Path, httpx.Client],
+    route: tuple[str, str, dict[str, object]],
+    bad: bytes,
+    around: tuple[str, str],
+) -> None:
+    _, home, client = unicode_api
+    method, path, template = route
+    marker = "\u2603MARK\u2603"
+    text = json.dumps(fill(template, around[0] + marker + around[1]), ensure_ascii=False)
+    body = text.encode().replace(marker.encode(), bad)
+    response = client.request(method, path.format(**seeded_ids(client)), content=body)
+    assert response.status_code == 422, (method, path, body, response.text)
+    assert not run_folders_complete(home)
+
+
+@settings(HYPOTHESIS, max_examples=60)
+@given(query=st.sampled_from(NUMBER_QUERIES), digits=UNICODE_DIGITS)
+def test_unicode_digits_in_number_queries_and_last_event_id_are_a_422(
+    unicode_api: tuple[ServerProcess, Path, httpx.Client],
+    query: tuple[str, str],
+    digits: str,
+) -> None:
+    _, _, client = unicode_api
+    path, name = query
+    ids = seeded_ids(client)
+    url = path.format(**ids)
+    response = client.request(
+        "POST" if url.endswith("/cancel") else "GET", url, params={name: digits}
+    )
+    assert response.status_code in {409, 422}, (url, name, digits, response.text)
+    if not url.endswith("/cancel"):  # a finished run's cancel may say 409 first
+        assert response.status_code == 422
+    events = f"/api/runs/{ids['run']}/events?follow=false"
+    for header in (digits.encode(), digits.encode("utf-8")[:1] + b"1", b"1" + digits.encode()):
+        answer = client.get(events, headers={"Last-Event-ID": header})  # type: ignore[dict-item]
+        assert answer.status_code == 422, (header, answer.text)
+    latin = digits.encode("latin-1", errors="ignore")  # "²" as one byte, as Latin-1 reads it
+    if latin:
+        answer = client.get(events, headers={"Last-Event-ID": latin})  # type: ignore[dict-item]
+        assert answer.status_code == 422, (latin, answer.text)
+
+
+@settings(HYPOTHESIS, max_examples=40)
+@given(
+    query=st.sampled_from(TEXT_QUERIES + NUMBER_QUERIES),
+    raw=st.one_of(
+        INVALID_BYTES,
+        SURROGATES.map(lambda s: s.encode("utf-8", "surrogatepass")),
+        UNICODE_DIGITS.map(str.encode),
+    ),
+)
+def test_bad_bytes_in_any_query_or_header_are_no_500(
+    unicode_api: tuple[ServerProcess, Path, httpx.Client],
+    query: tuple[str, str],
+    raw: bytes,
+) -> None:
+    server, _, client = unicode_api
+    path, name = query
+    url = path.format(**seeded_ids(client))
+    quoted = "".join(f"%{b:02X}" for b in raw)
+    joiner = "&" if "?" in url else "?"
+    method = "POST" if url.endswith("/cancel") else "GET"
+    response = client.request(method, f"{url}{joiner}{name}={quoted}")
+    assert response.status_code < 500, (url, name, raw, response.text)
+    for header in ("Last-Event-ID", "X-Request-Id", "Accept"):
+        answer = client.get(url, headers={header: raw})  # type: ignore[dict-item]
+        assert answer.status_code < 500, (header, raw, answer.text)
+    assert server.alive()
+
+
+def test_unicode_inputs_left_no_traceback(
+    unicode_api: tuple[ServerProcess, Path, httpx.Client],
+) -> None:
+    """One of each, then the server log: warnings at most, never a traceback or a 500."""
+    server, home, client = unicode_api
+    ids = seeded_ids(client)
+    assert client.post("/api/chat", content=b'{"message": "\\ud800"}').status_code == 422
+    assert client.post("/api/chat", content=b'{"message": "\xed\xa0\x80"}').status_code == 422
+    assert (
+        client.post(
+            "/api/chat", content=b'{"message": "\\ud83d\\ude00", "stream": false}'
+        ).status_code
+        == 200
+    )
+    events = f"/api/runs/{ids['run']}/events?follow=false"
+    assert client.get(events, headers={"Last-Event-ID": "²".encode()}).status_code == 422  # type: ignore[dict-item]
+    assert client.get(events, headers={"Last-Event-ID": b"\xb2"}).status_code == 422  # type: ignore[dict-item]
+    assert client.get(events, params={"after_seq": "\u0663"}).status_code == 422
+    assert not run_folders_complete(home)
+    log = server.log()
+    assert no_traceback(log) and '" 500 ' not in log, log[-3000:]
