@@ -95,6 +95,8 @@ def _read_json(path: Path) -> Any:
         return None
     except (ValueError, UnicodeDecodeError):
         raise StoreError(f"{path} is not valid JSON; was it edited by hand?") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def append_lines(path: Path, payload: bytes, *, durable: bool) -> None:
@@ -199,6 +201,8 @@ class TinyDBStore(Store):
             raise StoreError(f"{lock_path} is locked by another process for too long") from None
         except FileNotFoundError:  # its folder went away meanwhile: the run was deleted
             raise _RunDeleted from None
+        except OSError as exc:  # the lock file cannot be made: a read-only or full store
+            raise _store_error(exc, lock_path) from exc
         try:
             yield
         finally:
@@ -495,9 +499,13 @@ class TinyDBStore(Store):
     async def sync_events(self, run_id: str) -> None:
         def sync() -> None:
             path = self._events_path(run_id)
-            if path.exists():
+            try:
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise _store_error(exc, path) from exc
 
         await self._io(sync)
 
@@ -529,5 +537,10 @@ class TinyDBStore(Store):
         return ControlRequest.model_validate(data) if data else None
 
     async def clear_control(self, run_id: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._run_dir(run_id) / "control.json")
+        path = self._run_dir(run_id) / "control.json"
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _store_error(exc, path) from exc
