@@ -105,7 +105,9 @@ class _EventStreamResponse(EventSourceResponse):
 
         try:
             await super().__call__(scope, receive, tracking_send)
-        except SendTimeoutError:
+        except BaseException as exc:
+            if not _send_timed_out(exc):
+                raise
             # uvicorn then closes the connection (and logs that the response was not finished).
             log.warning(
                 "dropped an event stream client that took nothing for %g s (the run goes on)",
@@ -115,6 +117,16 @@ class _EventStreamResponse(EventSourceResponse):
         if started and not ended and self.shutting_down.is_set():
             with contextlib.suppress(OSError, RuntimeError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _send_timed_out(exc: BaseException) -> bool:
+    """Whether `exc` is the send timeout, alone or several times over: the keepalive and
+    the event stream each send with the timeout, and when a stuck client makes both time
+    out (the stream's cleanup outlasting the keepalive's deadline, as on a loaded machine)
+    the task group raises them together, which sse-starlette does not unwrap."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_send_timed_out(inner) for inner in exc.exceptions)
+    return isinstance(exc, SendTimeoutError)
 
 
 def event_stream(
