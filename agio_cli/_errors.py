@@ -118,7 +118,7 @@ class AgioGroup(HelpGroup):
         for stream in (sys.stdout, sys.stderr):
             # A terminal or pipe that cannot show a character (LC_ALL=C): '?' instead of a crash.
             with contextlib.suppress(AttributeError, ValueError, OSError):
-                stream.reconfigure(errors="replace")
+                stream.reconfigure(errors="replace")  # type: ignore[union-attr]
         try:
             outcome = super().main(args=_as_text(args), prog_name=prog_name, **extra)
         except Exception as exc:

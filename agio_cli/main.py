@@ -16,7 +16,7 @@ import typer
 
 from ._errors import AgioGroup
 from ._help import AgioTyper
-from .commands import agents, chat, checkpoints, config, models, runs, serve, tools, tui
+from .commands import agents, chat, checkpoints, config, models, runs, serve, store, tools, tui
 
 app = AgioTyper(
     name="agio",
@@ -80,6 +80,7 @@ config.register(app)
 tui.register(app)
 serve.register(app)
 tools.register(app)
+store.register(app)
 
 
 def run() -> None:

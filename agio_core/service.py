@@ -68,7 +68,7 @@ from .models import ModelCatalog, list_models
 from .providers import Providers, split_model
 from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunError, RunMetrics
 from .settings import Settings
-from .store import Store, open_store
+from .store import Damage, Store, open_store
 from .tools._mcp import McpPool
 from .tools._toolbox import ToolInfo, build_toolbox, builtin_infos, check_tool_names
 
@@ -336,6 +336,10 @@ class Agio:
         _, running = await self.store.list_runs(status="running", limit=10_000)
         reconciled = [await self._reconciled(run) for run in running]
         return [run.id for run in reconciled if run.status == "interrupted"]
+
+    async def check_store(self, *, repair: bool = False) -> list[Damage]:
+        """Files (or rows) of the store that cannot be read; with `repair`, moved aside."""
+        return await self.store.check(repair=repair)
 
     async def latest_session(self) -> str | None:
         _, runs = await self.store.list_runs(limit=1)

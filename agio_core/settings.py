@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # `max_connections` gets a 503 at once.
     header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     max_connections: int = Field(default=1000, ge=1)
+    # `agio serve` looks this often for runs of dead processes and a run listing left
+    # behind its records by a crash.
+    sweep_every_s: float = Field(default=10.0, gt=0)
 
     # tools (SPEC §8)
     fetch_allow_private: bool = False  # under `agio serve`, let `fetch` reach private addresses

@@ -4,12 +4,13 @@
 
 _agio_commands() {
     case "$1" in
-        "") echo 'chat models tui serve agents runs checkpoints config tools' ;;
+        "") echo 'chat models tui serve agents runs checkpoints config tools store' ;;
         "agents") echo 'list show create delete' ;;
         "runs") echo 'list show events pause cancel resume delete prune' ;;
         "checkpoints") echo 'list show create restore fork tree diff' ;;
         "config") echo 'show path' ;;
         "tools") echo 'list' ;;
+        "store") echo 'check' ;;
     esac
 }
 
@@ -47,6 +48,8 @@ _agio_options() {
         "config path") echo '-h --help' ;;
         "tools") echo '-h --help' ;;
         "tools list") echo '-a --agent -n --limit --offset --json -h --help' ;;
+        "store") echo '-h --help' ;;
+        "store check") echo '--repair --json -h --help' ;;
     esac
 }
 

@@ -25,7 +25,7 @@ _agio() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('chat:Chat with an agent\: stream its answer, or talk turn by turn at a terminal.' 'models:List models\: the offline ones, and those the OpenAI-compatible server lists.' 'tui:Open the terminal UI\: chat, watch runs, pause/resume/cancel, time-travel.' 'serve:Serve the agio HTTP API (docs at /docs).' 'agents:List, show, create and delete agents.' 'runs:List and inspect runs; pause, resume or cancel them from any terminal.' 'checkpoints:Inspect a run'\''s checkpoints; restore, fork, compare them.' 'config:Show agio'\''s configuration.' 'tools:List the tools agents can use.'); _describe -t commands command commands ;;
+        command) local -a commands=('chat:Chat with an agent\: stream its answer, or talk turn by turn at a terminal.' 'models:List models\: the offline ones, and those the OpenAI-compatible server lists.' 'tui:Open the terminal UI\: chat, watch runs, pause/resume/cancel, time-travel.' 'serve:Serve the agio HTTP API (docs at /docs).' 'agents:List, show, create and delete agents.' 'runs:List and inspect runs; pause, resume or cancel them from any terminal.' 'checkpoints:Inspect a run'\''s checkpoints; restore, fork, compare them.' 'config:Show agio'\''s configuration.' 'tools:List the tools agents can use.' 'store:Look after the local store (AGIO_HOME or AGIO_DATABASE_URL).'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 chat) _agio_chat ;;
@@ -37,6 +37,7 @@ _agio() {
                 checkpoints) _agio_checkpoints ;;
                 config) _agio_config ;;
                 tools) _agio_tools ;;
+                store) _agio_store ;;
             esac ;;
     esac
 }
@@ -363,6 +364,28 @@ _agio_tools_list() {
         '(-a --agent)'{-a,--agent}'[This agent'\''s tools (its MCP servers are started); default\: every built-in.]:AGENT:_agio_live_agents' \
         '(-n --limit)'{-n,--limit}'[At most this many.]:N: ' \
         '--offset[Skip this many.]:N: ' \
+        '--json[Print JSON.]' \
+        '(-h --help)'{-h,--help}'[Show help and exit.]'
+}
+
+_agio_store() {
+    local curcontext=$curcontext state line
+    _arguments -C \
+        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '1: :->command' \
+        '*:: :->args'
+    case $state in
+        command) local -a commands=('check:Report files that cannot be read (each spoils only its own run);...'); _describe -t commands command commands ;;
+        args)
+            case $line[1] in
+                check) _agio_store_check ;;
+            esac ;;
+    esac
+}
+
+_agio_store_check() {
+    _arguments \
+        '--repair[Move damaged files aside (under AGIO_HOME/damaged/).]' \
         '--json[Print JSON.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]'
 }

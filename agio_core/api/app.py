@@ -30,14 +30,17 @@ from .sse import event_schemas
 from .stream_tokens import StreamTokens, redact_stream_tokens
 
 log = logging.getLogger("agio.api")
-ORPHAN_SWEEP_EVERY_S = 10.0
 
 
 async def _interrupt_orphans_periodically(agio: Agio) -> None:
     """Runs of a worker that died become `interrupted` (resumable) without waiting for a read."""
     while True:
-        await asyncio.sleep(ORPHAN_SWEEP_EVERY_S)
+        await asyncio.sleep(agio.settings.sweep_every_s)
         try:
+            # A worker killed between writing a run's record and its listing line leaves
+            # the listing behind: put it right before looking for orphans in it.
+            if fixed := await agio.store.reconcile():
+                log.warning("run listing reconciled with the run records: %d fixed", fixed)
             if found := await agio.interrupt_orphans():
                 log.warning("runs left by a dead process, now interrupted: %s", ", ".join(found))
         except AgioError as exc:

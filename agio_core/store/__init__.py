@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInputError
 from ..settings import Settings
-from ._base import Store
+from ._base import Damage, Store
 
 
 def open_store(settings: Settings) -> Store:
@@ -28,4 +28,4 @@ def open_store(settings: Settings) -> Store:
     )
 
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Damage", "Store", "open_store"]

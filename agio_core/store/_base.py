@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..agents import Agent
 from ..checkpoints import CheckpointRecord
@@ -45,9 +45,27 @@ def parse_logged(lines: Iterable[str | bytes], where: str) -> Iterator[Event]:
             log.warning("%s, event %d: skipped, %s", where, number, why_not_an_event(exc))
 
 
+class Damage(BaseModel):
+    """A stored file (or row) that cannot be read: what `agio store check` reports."""
+
+    path: str
+    problem: str
+    moved_to: str | None = None  # where `--repair` put it
+
+
 class Store(ABC):
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Create what is missing (directories, schema)."""
+
+    async def reconcile(self) -> int:
+        """Bring derived data (a run listing) back in line with the records after a crash;
+        returns how many things it fixed. Called when the store opens and by the server's
+        sweeper. The default has nothing derived to fix."""
+        return 0
+
+    async def check(self, *, repair: bool = False) -> list[Damage]:
+        """Report what cannot be read; with `repair`, move it aside where the backend can."""
+        return []
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and file handles."""

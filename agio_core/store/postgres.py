@@ -52,7 +52,7 @@ from ..errors import StoreError
 from ..events import Event
 from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
-from ._base import RunChanges, Store, parse_logged
+from ._base import Damage, RunChanges, Store, parse_logged
 
 log = logging.getLogger("agio.store.postgres")
 
@@ -421,6 +421,11 @@ class PostgresStore(Store):
             return cursor.rowcount
 
     # agents
+
+    async def check(self, *, repair: bool = False) -> list[Damage]:
+        from ._postgres_check import check
+
+        return await check(self)  # report only: rows of a shared database stay put
 
     async def get_agent(self, agent_id: str) -> Agent | None:
         rows = await self._fetch(

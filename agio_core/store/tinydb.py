@@ -25,6 +25,7 @@ import contextlib
 import errno
 import heapq
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
+from pydantic import BaseModel, ValidationError
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
@@ -43,9 +45,12 @@ from ..errors import NotFoundError, StoreError
 from ..events import Event
 from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
-from ._base import RunChanges, Store, parse_logged
+from ._base import Damage, RunChanges, Store, parse_logged
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger("agio.store")
+REPAIR_HINT = "`agio store check --repair` moves it aside"
 LOCK_TIMEOUT_S = 30.0
 INDEX_FIELDS = ("id", "agent_id", "session_id", "user_id", "status", "created_at", "parent_run_id")
 # Rewrite the run listing without its superseded lines once per this many appends.
@@ -94,9 +99,21 @@ def _read_json(path: Path) -> Any:
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError):
-        raise StoreError(f"{path} is not valid JSON; was it edited by hand?") from None
+        raise StoreError(f"{path} is damaged: not valid JSON ({REPAIR_HINT})") from None
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def read_model(path: Path, model: type[M]) -> M | None:
+    """The record in `path` (None if there is none); a damaged one is a StoreError."""
+    data = _read_json(path)
+    if not data:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        problem = f"{path} is damaged: not a valid {model.__name__} ({REPAIR_HINT})"
+        raise StoreError(problem) from None
 
 
 def append_lines(path: Path, payload: bytes, *, durable: bool) -> None:
@@ -179,6 +196,7 @@ class TinyDBStore(Store):
         self.runs_index_path = self.home / "runs.jsonl"
         self._index_appends = 0
         self.compact_every = COMPACT_EVERY
+        self._warned: set[str] = set()
 
     # plumbing
 
@@ -187,6 +205,26 @@ class TinyDBStore(Store):
             self.runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _store_error(exc, self.runs_dir) from exc
+        try:
+            await self.reconcile()
+        except StoreError as exc:  # e.g. read-only: reading must still work
+            log.warning("could not reconcile the run listing: %s", exc.message)
+
+    async def reconcile(self) -> int:
+        from ._tinydb_check import reconcile
+
+        return await self._io(reconcile, self)
+
+    async def check(self, *, repair: bool = False) -> list[Damage]:
+        from ._tinydb_check import check
+
+        return await self._io(check, self, repair)
+
+    def skipped(self, problem: str) -> None:
+        """A damaged file spoils only its own run (or agent): say so once, and go on."""
+        if problem not in self._warned:
+            self._warned.add(problem)
+            log.warning("skipped: %s", problem)
 
     @staticmethod
     async def _io(function: Callable[..., T], *args: Any) -> T:
@@ -229,10 +267,25 @@ class TinyDBStore(Store):
 
     # agents
 
+    def _stored_agents(self) -> list[Agent]:
+        """Every readable agent; a damaged index (or entry) is skipped with a warning, so
+        the built-in default agent still answers."""
+        try:
+            docs = self._index_read().table("agents").all()
+        except StoreError as exc:
+            self.skipped(exc.message)
+            return []
+        agents = []
+        for doc in docs:
+            try:
+                agents.append(Agent.model_validate(doc))
+            except ValidationError:
+                self.skipped(f"{self.index_path}: agent {doc.get('id')!r} is damaged")
+        return agents
+
     async def get_agent(self, agent_id: str) -> Agent | None:
         def read() -> Agent | None:
-            doc = self._index_read().table("agents").get(Query().id == agent_id)
-            return Agent.model_validate(doc) if doc else None
+            return next((a for a in self._stored_agents() if a.id == agent_id), None)
 
         return await self._io(read)
 
@@ -252,9 +305,8 @@ class TinyDBStore(Store):
 
     async def list_agents(self, tag: str | None = None) -> list[Agent]:
         def read() -> list[Agent]:
-            table = self._index_read().table("agents")
-            docs = table.search(Query().tags.any([tag])) if tag else table.all()
-            return sorted((Agent.model_validate(d) for d in docs), key=lambda a: a.id)
+            agents = [a for a in self._stored_agents() if tag is None or tag in a.tags]
+            return sorted(agents, key=lambda a: a.id)
 
         return await self._io(read)
 
@@ -272,9 +324,18 @@ class TinyDBStore(Store):
             append_lines(self.runs_index_path, line.encode(), durable=True)
             self._index_appends += 1
             if self._index_appends % self.compact_every == 0:
-                # Newest first: any order works, later appends supersede by coming later.
-                latest = (f"{listed.decode()}\n" for listed, _ in self._runs_listing())
-                write_atomic(self.runs_index_path, latest)
+                self._compact_listing()
+
+    def _compact_listing(self, drop: Collection[str] = ()) -> None:
+        """Rewrite the run listing with only each run's latest line (and not the runs in
+        `drop`). Called with the index lock held."""
+        # Newest first: any order works, later appends supersede by coming later.
+        latest = (
+            f"{listed.decode()}\n"
+            for listed, entry in self._runs_listing()
+            if entry["id"] not in drop
+        )
+        write_atomic(self.runs_index_path, latest)
 
     def _runs_listing(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
         """Each run's latest listing line and entry, most recently changed first. Holds the
@@ -284,16 +345,26 @@ class TinyDBStore(Store):
         for line in lines_newest_first(self.runs_index_path):
             try:
                 entry = json.loads(line)
+                if not isinstance(entry, dict) or any(f not in entry for f in INDEX_FIELDS):
+                    raise ValueError("not a listing entry")
             except ValueError:
-                raise StoreError(f"{self.runs_index_path} has a corrupt line") from None
+                self.skipped(f"{self.runs_index_path} has a damaged line ({REPAIR_HINT})")
+                continue
             if entry["id"] not in seen:  # else superseded by the line already seen
                 seen.add(entry["id"])
                 if not entry.get("deleted"):  # a deleted run's last line is a tombstone
                     yield line, entry
 
     def _read_run(self, run_id: str) -> Run | None:
-        data = _read_json(self._run_dir(run_id) / "run.json")
-        return Run.model_validate(data) if data else None
+        return read_model(self._run_dir(run_id) / "run.json", Run)
+
+    def _listed_run(self, run_id: str) -> Run | None:
+        """A run for a listing: a damaged record is left out (with a warning), not fatal."""
+        try:
+            return self._read_run(run_id)
+        except StoreError as exc:
+            self.skipped(exc.message)
+            return None
 
     async def create_run(self, run: Run, first_checkpoint: CheckpointRecord | None = None) -> None:
         def create() -> None:
@@ -398,7 +469,7 @@ class TinyDBStore(Store):
                     elif wanted and item > newest[0]:
                         heapq.heapreplace(newest, item)
             page = sorted(newest, reverse=True)[offset:]
-            runs = [self._read_run(run_id) for _, run_id in page]
+            runs = [self._listed_run(run_id) for _, run_id in page]
             return total, [run for run in runs if run is not None]
 
         return await self._io(read)
@@ -447,8 +518,7 @@ class TinyDBStore(Store):
 
     async def get_checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None:
         def read() -> CheckpointRecord | None:
-            data = _read_json(self._checkpoint_path(checkpoint_id))
-            return CheckpointRecord.model_validate(data) if data else None
+            return read_model(self._checkpoint_path(checkpoint_id), CheckpointRecord)
 
         return await self._io(read)
 
@@ -459,9 +529,18 @@ class TinyDBStore(Store):
             return []
         return sorted(folder.glob("ck_*.json"), key=lambda p: checkpoint_number(p.stem))
 
-    @staticmethod
-    def _read_checkpoints(paths: list[Path]) -> list[CheckpointRecord]:
-        return [CheckpointRecord.model_validate(_read_json(p)) for p in paths]
+    def _read_checkpoints(self, paths: list[Path]) -> list[CheckpointRecord]:
+        """The records in `paths`; a damaged one is skipped with a warning."""
+        records = []
+        for path in paths:
+            try:
+                record = read_model(path, CheckpointRecord)
+            except StoreError as exc:
+                self.skipped(exc.message)
+                continue
+            if record is not None:
+                records.append(record)
+        return records
 
     async def list_checkpoints(self, run_id: str) -> list[CheckpointRecord]:
         return await self._io(lambda: self._read_checkpoints(self._checkpoint_paths(run_id)))
@@ -480,7 +559,9 @@ class TinyDBStore(Store):
             with self._run_lock(run_id):
                 for checkpoint_id in checkpoint_ids:
                     path = self._checkpoint_path(checkpoint_id)
-                    record = CheckpointRecord.model_validate(_read_json(path))
+                    record = read_model(path, CheckpointRecord)
+                    if record is None:
+                        continue
                     record.superseded = True
                     write_atomic(path, record.model_dump_json())
 
@@ -533,8 +614,11 @@ class TinyDBStore(Store):
 
     async def get_control(self, run_id: str) -> ControlRequest | None:
         # Polled several times a second by a running run: a plain read, no thread hop.
-        data = _read_json(self._run_dir(run_id) / "control.json")
-        return ControlRequest.model_validate(data) if data else None
+        try:
+            return read_model(self._run_dir(run_id) / "control.json", ControlRequest)
+        except StoreError as exc:  # polled: a damaged request is no request, said once
+            self.skipped(exc.message)
+            return None
 
     async def clear_control(self, run_id: str) -> None:
         path = self._run_dir(run_id) / "control.json"

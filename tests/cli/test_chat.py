@@ -95,9 +95,7 @@ def test_unknown_agent_exits_3(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
-def test_piped_bytes_that_are_not_utf8_become_replacement_characters(
-    cli: Cli, locale: str
-) -> None:
+def test_piped_bytes_that_are_not_utf8_become_replacement_characters(cli: Cli, locale: str) -> None:
     """`printf 'caf\\xe9' | agio chat` crashed (surrogates not allowed); an argument too."""
     env = {**os.environ, "LC_ALL": locale, "PYTHONUTF8": "0"}
     for argv, stdin in [([], b"caf\xe9 \xff\xfe"), ([b"na\xefve"], b"")]:

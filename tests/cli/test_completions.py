@@ -63,6 +63,7 @@ def test_bash_completes_commands_options_choices_and_ids(home: Path) -> None:
         "checkpoints",
         "config",
         "tools",
+        "store",
     ]
     assert bash_complete("agio", "--server", "http://x", "runs", "re") == ["resume"]
     assert bash_complete("agio", "checkpoints", "fork", "--q") == ["--query", "--quiet"]

@@ -86,4 +86,3 @@ def test_a_bad_setting_in_a_real_process_and_for_serve(
             "unable to parse string as a number"
         ]
     assert cli.process("--help").returncode == 0
-

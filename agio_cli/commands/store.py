@@ -1,0 +1,43 @@
+"""`agio store check [--repair]`: find the store's damaged files and, if asked, move them aside."""
+
+from __future__ import annotations
+
+import typer
+
+from .. import _output as out
+from .._connection import call, server_of
+from .._errors import EXIT_FAILED, fail, say
+from .._options import AS_JSON
+
+app = typer.Typer(help="Look after the local store (AGIO_HOME or AGIO_DATABASE_URL).")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="store")
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    repair: bool = typer.Option(
+        False, "--repair", help="Move damaged files aside (under AGIO_HOME/damaged/)."
+    ),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Report files that cannot be read (each spoils only its own run); exit 1 if any are
+    left in place."""
+    if server_of(ctx):
+        fail("store check works on this machine's store, not through --server")
+    found = call(ctx, lambda agio: agio.check_store(repair=repair))
+    if as_json:
+        out.print_json([damage.model_dump() for damage in found])
+    else:
+        for damage in found:
+            moved = f"\tmoved to {damage.moved_to}" if damage.moved_to else ""
+            out.write(f"{damage.path}\t{damage.problem}{moved}\n")
+        if not found:
+            say("the store is sound: every file reads")
+        elif not repair:
+            say(f"{len(found)} damaged; `agio store check --repair` moves them aside")
+    if found and not repair:
+        raise typer.Exit(EXIT_FAILED)
