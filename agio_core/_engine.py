@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Literal
 
@@ -45,6 +47,11 @@ StartMode = Literal["start", "resume"]
 StopReason = Literal["cancel", "shutdown"]
 
 
+# Stored events a live run keeps in memory for its readers: a reader further behind reads
+# the rest from the store, so a long stream's memory stays bounded (issue 13).
+TAIL_EVENTS = 4096
+
+
 class EventLog:
     """Events of one run in this process.
 
@@ -52,15 +59,17 @@ class EventLog:
     what has piled up in batches, so a fast stream costs one store write per loop tick, not
     one per token. `flush()` waits until everything emitted is stored: the engine calls it
     before every checkpoint and at the end of the run, so no acknowledged state is ahead of
-    its events.
+    its events. Memory holds the last `tail` stored events and every one not yet stored.
     """
 
-    def __init__(self, run_id: str, store: Store, last_seq: int) -> None:
+    def __init__(self, run_id: str, store: Store, last_seq: int, tail: int = TAIL_EVENTS) -> None:
         self.run_id = run_id
         self.store = store
         self.seq = last_seq
         self.first_seq = last_seq + 1
-        self.events: list[Event] = []
+        self.tail = tail
+        self.events: deque[Event] = deque()  # seqs from events[0].seq to self.seq
+        self._stored_seq = last_seq
         self.closed = False
         # Set when readers wait for the next event; made only then, as most emits find none.
         self._wakeup: asyncio.Event | None = None
@@ -79,6 +88,7 @@ class EventLog:
             raise ValueError(f"event {event.seq} of {event.run_id} is not the next of this log")
         self.events.append(event)
         self._unstored.append(event)
+        self._trim()
         self._ensure_writer()
         self._notify()
 
@@ -95,7 +105,14 @@ class EventLog:
         while self._unstored:
             count = len(self._unstored)
             await self.store.append_events(self.run_id, self._unstored[:count])
+            self._stored_seq = self._unstored[count - 1].seq
             del self._unstored[:count]  # only once stored: a failed batch is not lost
+            self._trim()
+
+    def _trim(self) -> None:
+        """Forget stored events beyond the tail (never one that is not stored yet)."""
+        while len(self.events) > self.tail and self.events[0].seq <= self._stored_seq:
+            self.events.popleft()
 
     async def flush(self) -> None:
         """Wait until every emitted event is stored (raises what the store raised)."""
@@ -115,13 +132,22 @@ class EventLog:
             self._wakeup = None
 
     async def follow(self, after_seq: int) -> AsyncIterator[list[Event]]:
-        """The events after `after_seq` until the log closes, in batches of what piled up
-        since the reader last looked."""
-        index = max(0, after_seq - self.first_seq + 1)
+        """The events after `after_seq` (from this log's `first_seq` on) until the log
+        closes, in batches of what piled up since the reader last looked. A reader that fell
+        behind the tail kept in memory reads what it missed from the store."""
+        wanted = max(after_seq + 1, self.first_seq)
         while True:
-            if index < len(self.events):
-                batch = self.events[index:]
-                index += len(batch)
+            oldest = self.events[0].seq if self.events else self.seq + 1
+            if wanted < oldest:  # dropped from memory, so stored: read it there
+                stored = await self.store.read_events(self.run_id, wanted - 1)
+                batch = [event for event in stored if event.seq < oldest]
+                wanted = batch[-1].seq + 1 if batch else oldest
+                if batch:
+                    yield batch
+                continue
+            if wanted <= self.seq:
+                batch = list(itertools.islice(self.events, wanted - oldest, None))
+                wanted = batch[-1].seq + 1
                 yield batch
                 continue  # more may have come while the reader was busy with this batch
             if self.closed:

@@ -3,10 +3,11 @@
 It is deterministic and simple on purpose: it streams word by word (`model_params.delay_ms`,
 default 20 ms, so pause and cancel can be tried by hand), calls `calculator` for arithmetic,
 `current_time` for time questions and any tool for `call TOOL {json arguments}`, counts
-(`count to 50`) for long streams, and otherwise answers from the conversation while saying
-that it is the offline model. Like OpenAI's models it calls tools in parallel unless
-`model_params.parallel_tool_calls` is false; then it takes one expression per step, which
-makes long multi-step runs easy to produce.
+(`count to 50`; at most to 100,000, and it says so when asked for more) for long streams,
+and otherwise answers from the conversation while saying that it is the offline model. Like
+OpenAI's models it calls tools in parallel unless `model_params.parallel_tool_calls` is
+false; then it takes one expression per step, which makes long multi-step runs easy to
+produce.
 """
 
 from __future__ import annotations
@@ -64,11 +65,11 @@ class OfflineProvider:
         if calls and delay > 0:
             await asyncio.sleep(delay)  # deciding on a tool call takes a moment too
         for word in re.findall(r"\S+\s*", content):
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # At full speed still one loop turn a word, as a network stream gives: readers,
+            # the event writer and a cancel get their turn while it streams.
+            await asyncio.sleep(delay)
             yield TextDelta(word)
-        if delay == 0:
-            await asyncio.sleep(0)  # stay cancellable even at full speed
+        await asyncio.sleep(0)  # stay cancellable even with nothing to say
         prompt_tokens = sum(_words(_text_of(m)) for m in request.messages)
         usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=max(_words(content), 1))
         finish_reason = "tool_calls" if calls else "stop"
@@ -112,8 +113,15 @@ class OfflineProvider:
         if _TIME_QUESTION.search(question) and "current_time" in tool_names:
             return "", [ToolCall(f"{call_id}_0", "current_time", json.dumps({"timezone": "UTC"}))]
         if count := _COUNT.search(question):
-            n = min(int(count.group(1)), MAX_COUNT)
-            return " ".join(str(i) for i in range(1, n + 1)) + ".", []
+            asked = int(count.group(1))
+            n = min(asked, MAX_COUNT)
+            answer = " ".join(str(i) for i in range(1, n + 1)) + "."
+            if asked > n:  # said in the answer itself: a silent cap looks like a lost stream
+                answer += (
+                    f" (The offline model counts to at most {MAX_COUNT:,}: "
+                    f"it stopped there instead of at {asked:,}.)"
+                )
+            return answer, []
         if _NAME_QUESTION.search(question):
             for message in reversed(messages[:-1]):
                 if message.get("role") == "user" and (
