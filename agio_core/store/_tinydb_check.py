@@ -43,8 +43,6 @@ HALF_CREATED_AFTER_S = 60.0
 
 
 def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFTER_S) -> int:
-    from .tinydb import read_model
-
     listed = {entry["id"]: entry["status"] for _, entry in store._runs_listing()}
     fixed = 0
     present: set[str] = set()
@@ -60,12 +58,10 @@ def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFT
         status = listed.get(folder.name)
         if status in FINISHED:
             continue
+        if _status_of(store, record) in {None, status}:
+            continue  # agrees (or unreadable: skipped): nothing to write, no lock to take
         with store._run_lock(folder.name):  # the record's latest state, in order with others
-            try:
-                run = read_model(record, Run)
-            except StoreError as exc:
-                store.skipped(exc.message)
-                continue
+            run = _read(store, record)
             if run is not None and run.status != status:
                 store._index_run(run)
                 fixed += 1
@@ -75,6 +71,21 @@ def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFT
             store._compact_listing(drop=gone)
         fixed += len(gone)
     return fixed
+
+
+def _read(store: TinyDBStore, record: Path) -> Run | None:
+    from .tinydb import read_model
+
+    try:
+        return read_model(record, Run)
+    except StoreError as exc:
+        store.skipped(exc.message)
+        return None
+
+
+def _status_of(store: TinyDBStore, record: Path) -> str | None:
+    run = _read(store, record)
+    return run.status if run is not None else None
 
 
 def _run_folders(store: TinyDBStore) -> list[Path]:

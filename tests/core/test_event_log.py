@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agio_core import Agio, Settings
+from agio_core import Agio, ContentDelta, Settings
 from agio_core._engine import EventLog
 from agio_core.ids import new_run_id
 from agio_core.providers import ModelRequest, ModelResponse
@@ -27,7 +27,7 @@ async def test_memory_holds_a_tail_and_late_readers_read_the_rest_from_the_store
     await store.create_run(run)
     log = EventLog(run.id, store, last_seq=0, tail=16)
     for index in range(1000):
-        await log.emit("content_delta", content=f"{index} ", step=1)
+        await log.emit(ContentDelta(**log.envelope(), content=f"{index} ", step=1))
         if index % 50 == 0:
             await log.flush()
             assert len(log.events) <= 16, len(log.events)
