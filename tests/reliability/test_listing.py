@@ -8,6 +8,7 @@ command or server does, and as the server's sweeper does while it runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from agio_core import Agio, Settings
 from agio_core.ids import new_run_id
 from agio_core.runs import Run
-from agio_core.store.tinydb import TinyDBStore
+from agio_core.store.tinydb import TinyDBStore, write_atomic
 
 from .conftest import ServerFactory
 
@@ -27,8 +28,9 @@ def listing(home: Path) -> dict[str, str]:
     """Each run's latest listed status, as the listing file says."""
     latest: dict[str, str] = {}
     for line in (home / "runs.jsonl").read_text().splitlines():
-        entry = json.loads(line)
-        latest[entry["id"]] = entry["status"]
+        with contextlib.suppress(ValueError):  # a line being appended right now
+            entry = json.loads(line)
+            latest[entry["id"]] = entry["status"]
     return latest
 
 
@@ -61,7 +63,7 @@ async def crash_states(settings: Settings, home: Path) -> dict[str, str]:
         for line in (home / "runs.jsonl").read_text().splitlines(keepends=True)
         if unlisted.id not in line
     ]
-    (home / "runs.jsonl").write_text("".join(kept))
+    write_atomic(home / "runs.jsonl", "".join(kept))  # as a compaction would: never half
     # 3. Killed while being created: a folder with a checkpoint and no record, a while ago.
     half = home / "runs" / new_run_id() / "checkpoints"
     half.mkdir(parents=True)
