@@ -38,6 +38,18 @@ def agio_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "agio_cli", *args]
 
 
+def run_agio(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`agio ARGS` in a process of its own on `home`, stdin closed; output captured."""
+    return subprocess.run(
+        agio_cli(*args),
+        env=agio_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of a process, from /proc (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,7 @@ import pytest
 from agio_core import Agio, Settings
 
 from .conftest import ServerFactory
-from .support import agio_cli, agio_env, no_traceback
+from .support import no_traceback, run_agio
 
 AGENT = {"id": "calc", "model": "offline/demo", "model_params": {"delay_ms": 0}}
 
@@ -46,19 +45,8 @@ def damaged(settings: Settings, home: Path) -> dict[str, str]:
     return {"bad_record": ids[0], "bad_events": ids[1], "ok": ids[2], "ok2": ids[3]}
 
 
-def agio(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        agio_cli(*args),
-        env=agio_env(home),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_the_cli_lists_the_rest_chats_and_warns(home: Path, damaged: dict[str, str]) -> None:
-    listed = agio(home, "runs", "list", "--json")
+    listed = run_agio(home, "runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     ids = {run["id"] for run in json.loads(listed.stdout)["items"]}
     assert ids == {damaged["bad_events"], damaged["ok"], damaged["ok2"]}
@@ -67,16 +55,16 @@ def test_the_cli_lists_the_rest_chats_and_warns(home: Path, damaged: dict[str, s
     assert any("runs.jsonl has a damaged line" in w for w in warnings), warnings
     assert no_traceback(listed.stderr)
     # A damaged agent index hides the stored agents; the default agent still answers.
-    chat = agio(home, "chat", "--json", "What is 2*21?")
+    chat = run_agio(home, "chat", "--json", "What is 2*21?")
     assert chat.returncode == 0, chat.stderr
     assert json.loads(chat.stdout)["response"].endswith("42.")
     assert "index.json is damaged" in chat.stderr and no_traceback(chat.stderr)
     # The damaged run itself: one clear line, exit 1.
-    shown = agio(home, "runs", "show", damaged["bad_record"])
+    shown = run_agio(home, "runs", "show", damaged["bad_record"])
     assert shown.returncode == 1 and no_traceback(shown.stderr), shown
     assert "run.json is damaged" in shown.stderr.strip().splitlines()[-1]
     # A garbage event line is skipped: the log reads, in order, to its end.
-    events = agio(home, "runs", "events", damaged["bad_events"])
+    events = run_agio(home, "runs", "events", damaged["bad_events"])
     assert events.returncode == 0, events.stderr
     types = [json.loads(line)["type"] for line in events.stdout.splitlines()]
     assert types[0] == "run_started" and types[-1] == "run_completed"
@@ -104,7 +92,7 @@ def test_the_server_serves_the_rest_and_streams_end_cleanly(
 def test_store_check_reports_then_moves_damaged_files_aside(
     home: Path, damaged: dict[str, str]
 ) -> None:
-    report = agio(home, "store", "check", "--json")
+    report = run_agio(home, "store", "check", "--json")
     assert report.returncode == 1, report
     found = {Path(d["path"]).relative_to(home).as_posix(): d for d in json.loads(report.stdout)}
     assert set(found) == {
@@ -115,7 +103,7 @@ def test_store_check_reports_then_moves_damaged_files_aside(
     }, found
     assert all(d["moved_to"] is None for d in found.values())
 
-    repaired = agio(home, "store", "check", "--repair")
+    repaired = run_agio(home, "store", "check", "--repair")
     assert repaired.returncode == 0, repaired
     moved = [line.split("\tmoved to ")[1] for line in repaired.stdout.splitlines()]
     assert len(moved) == 4 and all(Path(p).exists() for p in moved), repaired.stdout
@@ -123,10 +111,10 @@ def test_store_check_reports_then_moves_damaged_files_aside(
     # A run whose record is damaged goes aside whole, with its checkpoints and log.
     assert any(Path(p).name == damaged["bad_record"] and Path(p).is_dir() for p in moved), moved
 
-    again = agio(home, "store", "check")
+    again = run_agio(home, "store", "check")
     assert again.returncode == 0 and "sound" in again.stderr, again
-    listed = agio(home, "runs", "list", "--json")
+    listed = run_agio(home, "runs", "list", "--json")
     assert listed.returncode == 0 and listed.stderr == "", listed.stderr
     assert json.loads(listed.stdout)["total"] == 3
-    events = agio(home, "runs", "events", damaged["bad_events"])
+    events = run_agio(home, "runs", "events", damaged["bad_events"])
     assert events.returncode == 0 and events.stderr == "", events.stderr

@@ -19,7 +19,7 @@ import pytest
 from agio_core import Agio, Settings
 
 from .conftest import ServerFactory
-from .support import agio_cli, agio_env, no_traceback
+from .support import no_traceback, run_agio
 
 QUESTION = "What is " + ", ".join(f"{i}+{i}" for i in range(1, 12)) + "?"
 STEPPER = {
@@ -109,14 +109,7 @@ def test_the_cli_says_one_line_and_exits_1_on_a_read_only_home(
     agent = tmp_path / "agent.yaml"
     agent.write_text("id: other\nmodel: offline/demo\n")
     argv = [{"AGENT": str(agent), "PAUSED": ids["paused"]}.get(a, a) for a in args]
-    result = subprocess.run(
-        agio_cli(*argv),
-        env=agio_env(home),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    result = run_agio(home, *argv)
     assert result.returncode == 1, result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("agio: error:"), lines
