@@ -46,7 +46,8 @@ def _public(cls: type) -> dict[str, inspect.Signature]:
 
 # What the server itself uses, not something its clients ask for: housekeeping it runs
 # periodically, and the batched event reading behind its SSE relay (clients use `events`).
-SERVER_SIDE = {"interrupt_orphans", "event_batches"}
+# Not over HTTP: the server sweeps for itself, relays batches, and checks its own store.
+SERVER_SIDE = {"interrupt_orphans", "event_batches", "check_store"}
 
 
 def test_remote_has_the_facades_methods_and_signatures() -> None:
