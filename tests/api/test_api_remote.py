@@ -45,8 +45,8 @@ def _public(cls: type) -> dict[str, inspect.Signature]:
 
 
 # What the server itself uses, not something its clients ask for: housekeeping it runs
-# periodically, and the batched event reading behind its SSE relay (clients use `events`).
-# Not over HTTP: the server sweeps for itself, relays batches, and checks its own store.
+# periodically, the batched event reading behind its SSE relay (clients use `events`), and
+# checking its own store's files (`agio store check` runs where the store is).
 SERVER_SIDE = {"interrupt_orphans", "event_batches", "check_store"}
 
 
