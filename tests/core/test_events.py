@@ -98,4 +98,4 @@ async def test_the_log_numbers_events_and_refuses_one_out_of_turn(agio: Agio) ->
     with pytest.raises(ValueError, match="not the next"):
         await log.emit(StepStarted(**{**log.envelope(), "run_id": "run_other"}, step=1))
     await log.flush()
-    assert await agio.store.read_events(run.id) == log.events and len(log.events) == 1
+    assert await agio.store.read_events(run.id) == list(log.events) and len(log.events) == 1
