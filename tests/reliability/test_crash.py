@@ -320,9 +320,9 @@ def listing_and_records(home: Path) -> tuple[dict[str, str], dict[str, str], lis
 async def test_sigkill_cycles_under_load_leave_listing_and_records_agreeing(
     settings: Settings, home: Path, start_server: ServerFactory
 ) -> None:
-    """SIGKILLs of `agio serve` (10; 20 for the issue's figure) while runs are created, cancelled and finish: once the
-    store is opened again (as the next command or server opens it), the listing says what
-    the records say, and no run is left half made."""
+    """SIGKILLs of `agio serve` (10; 20 for the issue's figure) while runs are created,
+    cancelled and finish: once the store is opened again (as the next command or server
+    opens it), the listing says what the records say, and no run is left half made."""
     rng = random.Random(SEED + 3)
     agent = {**stepper("crash-listing"), "model_params": {"delay_ms": 1}}
     cycles = KILL_CYCLES
