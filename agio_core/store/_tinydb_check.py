@@ -161,10 +161,10 @@ class _Checker:
 
 
 def _listing_line(line: bytes) -> None:
-    from .tinydb import INDEX_FIELDS
+    from .tinydb import LISTED_ALWAYS
 
     entry = json.loads(line)
-    if not all(field in entry for field in INDEX_FIELDS):
+    if not isinstance(entry, dict) or not all(field in entry for field in LISTED_ALWAYS):
         raise ValueError("not a listing entry")
 
 

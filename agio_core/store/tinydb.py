@@ -53,6 +53,8 @@ log = logging.getLogger("agio.store")
 REPAIR_HINT = "`agio store check --repair` moves it aside"
 LOCK_TIMEOUT_S = 30.0
 INDEX_FIELDS = ("id", "agent_id", "session_id", "user_id", "status", "created_at", "parent_run_id")
+# What every listing line has had, whichever agio wrote it (later fields may be missing).
+LISTED_ALWAYS = ("id", "agent_id", "session_id", "status", "created_at")
 # Rewrite the run listing without its superseded lines once per this many appends.
 COMPACT_EVERY = 1000
 
@@ -345,7 +347,7 @@ class TinyDBStore(Store):
         for line in lines_newest_first(self.runs_index_path):
             try:
                 entry = json.loads(line)
-                if not isinstance(entry, dict) or any(f not in entry for f in INDEX_FIELDS):
+                if not isinstance(entry, dict) or any(f not in entry for f in LISTED_ALWAYS):
                     raise ValueError("not a listing entry")
             except ValueError:
                 self.skipped(f"{self.runs_index_path} has a damaged line ({REPAIR_HINT})")
