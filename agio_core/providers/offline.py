@@ -113,13 +113,13 @@ class OfflineProvider:
         if _TIME_QUESTION.search(question) and "current_time" in tool_names:
             return "", [ToolCall(f"{call_id}_0", "current_time", json.dumps({"timezone": "UTC"}))]
         if count := _COUNT.search(question):
-            asked = int(count.group(1))
-            n = min(asked, MAX_COUNT)
+            wanted = int(count.group(1))
+            n = min(wanted, MAX_COUNT)
             answer = " ".join(str(i) for i in range(1, n + 1)) + "."
-            if asked > n:  # said in the answer itself: a silent cap looks like a lost stream
+            if wanted > n:  # said in the answer itself: a silent cap looks like a lost stream
                 answer += (
                     f" (The offline model counts to at most {MAX_COUNT:,}: "
-                    f"it stopped there instead of at {asked:,}.)"
+                    f"it stopped there instead of at {wanted:,}.)"
                 )
             return answer, []
         if _NAME_QUESTION.search(question):
