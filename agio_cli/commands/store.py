@@ -7,9 +7,12 @@ import typer
 from .. import _output as out
 from .._connection import call, server_of
 from .._errors import EXIT_FAILED, fail, say
+from .._help import AgioTyper
 from .._options import AS_JSON
 
-app = typer.Typer(help="Look after the local store (AGIO_HOME or AGIO_DATABASE_URL).")
+app = AgioTyper(
+    help="Look after the local store (AGIO_HOME or AGIO_DATABASE_URL).", no_args_is_help=True
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -24,13 +27,18 @@ def check(
     ),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Report files that cannot be read (each spoils only its own run); exit 1 if any are
-    left in place."""
+    """Report damaged files, each of which spoils only its own run; exit 1 if any stay.
+
+    \b
+    Example:
+      agio store check --repair
+    """
     if server_of(ctx):
         fail("store check works on this machine's store, not through --server")
     found = call(ctx, lambda agio: agio.check_store(repair=repair))
     if as_json:
-        out.print_json([damage.model_dump() for damage in found])
+        items = [damage.model_dump() for damage in found]
+        out.print_json({"total": len(items), "items": items, "limit": len(items), "offset": 0})
     else:
         for damage in found:
             moved = f"\tmoved to {damage.moved_to}" if damage.moved_to else ""

@@ -34,6 +34,7 @@ from ..events import parse_event
 from ..ids import RUN_ID
 from ..runs import FINISHED, ControlRequest, Run
 from ._base import Damage
+from .tinydb import listing_entry
 
 if TYPE_CHECKING:
     from .tinydb import TinyDBStore
@@ -160,14 +161,6 @@ class _Checker:
             self.lines(folder / "events.jsonl", parse_event)
 
 
-def _listing_line(line: bytes) -> None:
-    from .tinydb import LISTED_ALWAYS
-
-    entry = json.loads(line)
-    if not isinstance(entry, dict) or not all(field in entry for field in LISTED_ALWAYS):
-        raise ValueError("not a listing entry")
-
-
 def _agents(data: object) -> None:
     if not isinstance(data, dict):
         raise ValueError("not a TinyDB document")
@@ -181,7 +174,7 @@ def check(store: TinyDBStore, repair: bool) -> list[Damage]:
         with store._locked(store.home / "index.lock"):
             if not checker.json_file(store.index_path, _agents):
                 checker.damaged(store.index_path, "not a valid agent index; agents are hidden")
-            checker.lines(store.runs_index_path, _listing_line)
+            checker.lines(store.runs_index_path, listing_entry)
         for folder in _run_folders(store):
             checker.run(folder)
     except (OSError, ValidationError) as exc:

@@ -59,6 +59,18 @@ LISTED_ALWAYS = ("id", "agent_id", "session_id", "status", "created_at")
 COMPACT_EVERY = 1000
 
 
+def listing_entry(line: bytes) -> dict[str, Any]:
+    """A run-listing line: a run's summary, or the tombstone its deletion left."""
+    entry = json.loads(line)
+    if not isinstance(entry, dict):
+        raise ValueError("not a listing entry")
+    if entry.get("deleted") is True and isinstance(entry.get("id"), str):
+        return entry
+    if any(field not in entry for field in LISTED_ALWAYS):
+        raise ValueError("not a listing entry")
+    return entry
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -346,9 +358,7 @@ class TinyDBStore(Store):
         seen: set[str] = set()
         for line in lines_newest_first(self.runs_index_path):
             try:
-                entry = json.loads(line)
-                if not isinstance(entry, dict) or any(f not in entry for f in LISTED_ALWAYS):
-                    raise ValueError("not a listing entry")
+                entry = listing_entry(line)
             except ValueError:
                 self.skipped(f"{self.runs_index_path} has a damaged line ({REPAIR_HINT})")
                 continue

@@ -166,7 +166,7 @@ def test_a_terminal_shows_the_cut_and_unknown_tokens(
 
 def test_runs_show_says_tokens_are_unknown(cli_env: dict[str, str]) -> None:
     run_id = json.loads(agio_cli(cli_env, "chat", "-a", "greeter", "--json", "hi").stdout)
-    shown = agio_cli(cli_env, "runs", "show", run_id["run_id"])
+    shown = agio_cli(cli_env, "runs", "show", run_id["id"])
     assert shown.returncode == 0, shown.stderr
     assert "tokens unknown" in shown.stdout and "stop" in shown.stdout
 

@@ -94,7 +94,9 @@ def test_store_check_reports_then_moves_damaged_files_aside(
 ) -> None:
     report = run_agio(home, "store", "check", "--json")
     assert report.returncode == 1, report
-    found = {Path(d["path"]).relative_to(home).as_posix(): d for d in json.loads(report.stdout)}
+    page = json.loads(report.stdout)
+    assert page["total"] == len(page["items"])
+    found = {Path(d["path"]).relative_to(home).as_posix(): d for d in page["items"]}
     assert set(found) == {
         "index.json",
         "runs.jsonl",
