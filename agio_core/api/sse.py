@@ -28,7 +28,7 @@ log = logging.getLogger("agio.api")
 # While tokens stream, at most one write per stream this often: a model streaming faster
 # than this has its tokens sent in batches (a write costs more than a token); a slower one,
 # and the first token, are not delayed at all.
-SEND_INTERVAL_S = 0.04
+SEND_INTERVAL_S = 0.03
 
 # OpenAPI < 3.2: the `schema` of an event stream describes one event; `data:` is the event's
 # JSON, whose schema (`Event`, the union of the event models) `event_schemas` adds.
