@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "multiworker")]
 
 import pgserver  # noqa: E402
-from serve_helpers import AgioServer, server_env  # noqa: E402
+from serve_helpers import AgioServer, start_with_agent  # noqa: E402
 
 ADDED_DELAY_LIMIT_MS = 50.0
 TOKEN_MARK = b"event: content_delta\n"
@@ -191,22 +191,6 @@ async def measure(
     }
 
 
-def start_server(
-    backend: str, workers: int, root: Path, database_url: str, delay_ms: int
-) -> AgioServer:
-    root.mkdir(parents=True, exist_ok=True)
-    server = AgioServer(
-        server_env(root / "home", database_url if backend == "postgres" else ""),
-        workers=workers,
-        port=pgserver.free_port(),
-        log_path=root / "serve.log",
-    )
-    server.start(timeout=120)
-    agent = {"id": "bench", "model": "offline/demo", "model_params": {"delay_ms": delay_ms}}
-    httpx.post(f"{server.url}/api/agents", json=agent, timeout=30).raise_for_status()
-    return server
-
-
 def raise_open_files_limit() -> None:
     """Each stream is a socket on both sides; the server inherits this process's limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -236,21 +220,20 @@ def main() -> int:
                 database_url, workers = "", 1
                 if backend == "postgres":
                     if not cluster_url:
-                        bindir = pgserver.find_bindir()
-                        if bindir is None:
+                        cluster = pgserver.start_bench_cluster()
+                        if cluster is None:
                             reason = pgserver.unavailable_reason()
                             print(json.dumps({"skipped": backend, "reason": reason}))
                             continue
-                        # Its own folder: the server's user must reach it (not under `tmp`).
-                        cluster = pgserver.Cluster(
-                            Path(tempfile.mkdtemp(prefix="agio-bench-pg-")), bindir
-                        )
-                        cluster.start(durable=True, max_connections=300)
                         cluster_url = cluster.url
                     _, database_url = pgserver.create_schema(cluster_url, prefix="bench")
                     workers = args.pg_workers
-                root = Path(tmp) / backend
-                server = start_server(backend, workers, root, database_url, args.delay_ms)
+                agent = {
+                    "id": "bench",
+                    "model": "offline/demo",
+                    "model_params": {"delay_ms": args.delay_ms},
+                }
+                server = start_with_agent(Path(tmp) / backend, workers, database_url, agent)
                 try:
                     for n in sizes:
                         result = asyncio.run(
