@@ -31,10 +31,12 @@ def _width() -> int:
 
 
 def help_cache_key() -> str:
-    """What the root help depends on: this version, code and terminal width."""
+    """What the root help depends on: this version, code and terminal (width, and whether
+    it is one: a renderer may style only for terminals)."""
     sources = sorted([*_PACKAGE.glob("*.py"), *(_PACKAGE / "commands").glob("*.py")])
     parts = [f"{s.name}:{s.stat().st_size}:{s.stat().st_mtime_ns}" for s in sources]
-    return " ".join([_version_text(), f"width={_width()}", *parts])
+    terminal = f"width={_width()} tty={sys.stdout.isatty()}"
+    return " ".join([_version_text(), terminal, *parts])
 
 
 def help_cache_path() -> Path:
@@ -64,7 +66,7 @@ def render_help() -> str:
 def _cached_help() -> str | None:
     try:
         key, path = help_cache_key(), help_cache_path()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to be found
         return None
     try:
         kept_key, _, text = path.read_text(encoding="utf-8").partition("\n")

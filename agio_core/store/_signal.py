@@ -25,7 +25,8 @@ class FileSignal:
     def __init__(self, path: Path, poll_s: float) -> None:
         self.path = path
         self.poll_s = poll_s
-        self._seen: tuple[int, int, int] | None = None
+        # Taken now, not at the first wait: a request made before a run first waits counts.
+        self._seen = self._stamp()
         self._waiters: set[asyncio.Future[None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,8 +51,6 @@ class FileSignal:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (tests): nothing of the old one works
             self._loop, self._waiters, self._poller = loop, set(), None
-        if self._seen is None:
-            self._seen = self._stamp()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.add(waiter)
         if self._poller is None or self._poller.done():
