@@ -1,6 +1,6 @@
 """`python -m agio_cli`: the same as the `agio` command."""
 
-from agio_cli.main import run
+from agio_cli._launch import run
 
 if __name__ == "__main__":
     run()

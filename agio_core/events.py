@@ -46,9 +46,13 @@ class BaseEvent(BaseModel):
     ts: datetime = Field(default_factory=utcnow)
 
     @cached_property
-    def json_text(self) -> str:
+    def json_bytes(self) -> bytes:
         # Serialised once, though written to the store and sent to every reader.
-        return self.model_dump_json()
+        return self.__pydantic_serializer__.to_json(self)
+
+    @cached_property
+    def json_text(self) -> str:
+        return self.json_bytes.decode()
 
     def to_json(self) -> str:
         return self.json_text

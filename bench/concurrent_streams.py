@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "multiworker")]
 
 import pgserver  # noqa: E402
-from serve_helpers import AgioServer, server_env, sse_events  # noqa: E402
+from serve_helpers import AgioServer, sse_events, start_with_agent  # noqa: E402
 
 AGENT = {"id": "bench", "model": "offline/demo", "model_params": {"delay_ms": 0}}
 
@@ -108,19 +108,6 @@ async def measure(server: AgioServer, n: int, message: str, timeout: float) -> d
     }
 
 
-def start_server(backend: str, workers: int, root: Path, database_url: str) -> AgioServer:
-    root.mkdir(parents=True, exist_ok=True)
-    server = AgioServer(
-        server_env(root / "home", database_url if backend == "postgres" else ""),
-        workers=workers,
-        port=pgserver.free_port(),
-        log_path=root / "serve.log",
-    )
-    server.start(timeout=120)
-    httpx.post(f"{server.url}/api/agents", json=AGENT, timeout=30).raise_for_status()
-    return server
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,100,500")
@@ -142,19 +129,15 @@ def main() -> int:
                 workers = 1
                 if backend == "postgres":
                     if not cluster_url:
-                        bindir = pgserver.find_bindir()
-                        if bindir is None:
+                        cluster = pgserver.start_bench_cluster()
+                        if cluster is None:
                             reason = pgserver.unavailable_reason()
                             print(json.dumps({"skipped": backend, "reason": reason}))
                             continue
-                        # Its own folder: the server's user must reach it (not under `tmp`).
-                        pg_root = Path(tempfile.mkdtemp(prefix="agio-bench-pg-"))
-                        cluster = pgserver.Cluster(pg_root, bindir)
-                        cluster.start(durable=True, max_connections=300)
                         cluster_url = cluster.url
                     _, database_url = pgserver.create_schema(cluster_url, prefix="bench")
                     workers = args.pg_workers
-                server = start_server(backend, workers, Path(tmp) / backend, database_url)
+                server = start_with_agent(Path(tmp) / backend, workers, database_url, AGENT)
                 try:
                     for n in sizes:
                         result = asyncio.run(measure(server, n, args.message, args.timeout))

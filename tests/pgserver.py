@@ -181,6 +181,18 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def start_bench_cluster() -> Cluster | None:
+    """A private cluster with real fsyncs, for benchmarks; None if PostgreSQL's programs are
+    not installed (`unavailable_reason()` says why)."""
+    bindir = find_bindir()
+    if bindir is None:
+        return None
+    # Its own folder: the server's user must reach it (not a caller's temporary folder).
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="agio-bench-pg-")), bindir)
+    cluster.start(durable=True, max_connections=300)
+    return cluster
+
+
 # One cluster per test session, shared by every fixture that asks for it.
 
 _lock = threading.Lock()

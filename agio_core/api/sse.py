@@ -26,9 +26,11 @@ from .schemas import OnDisconnect
 log = logging.getLogger("agio.api")
 
 # While tokens stream, at most one write per stream this often: a model streaming faster
-# than this has its tokens sent in batches (a write costs more than a token); a slower one,
-# and the first token, are not delayed at all.
-SEND_INTERVAL_S = 0.005
+# than this has its tokens sent in batches (a write, through sse-starlette, the ASGI stack
+# and the socket, costs more than a token); the first token and every other event are
+# written at once. 30 ms: at 50 tokens/s one or two tokens a write, never more than 30 ms
+# late (bench/serve_capacity.py).
+SEND_INTERVAL_S = 0.03
 
 # OpenAPI < 3.2: the `schema` of an event stream describes one event; `data:` is the event's
 # JSON, whose schema (`Event`, the union of the event models) `event_schemas` adds.
@@ -67,12 +69,9 @@ SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 def encode(event: Event) -> bytes:
-    """One SSE frame. `to_json` escapes newlines, so the event fits on one `data:` line."""
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (
-        event.seq,
-        event.type.encode(),
-        event.to_json().encode(),
-    )
+    """One SSE frame, of the event's one JSON encoding (which escapes newlines, so the event
+    fits on one `data:` line)."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, event.type.encode(), event.json_bytes)
 
 
 class _EventStreamResponse(EventSourceResponse):

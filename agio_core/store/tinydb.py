@@ -10,11 +10,12 @@ processes. So:
   line of a run wins; compacted now and then), so creating a run costs the same with
   10,000 runs as with none; each run has its own folder with `run.json`, one small file per
   checkpoint, an append-only `events.jsonl` and a `control.json` that other processes write
-  to pause or cancel it. A line torn by a crash mid-append is ignored, then cut off before
-  the next append.
+  to pause or cancel it (and then touch `control.signal`, which one task per process
+  watches for all its runs). A line torn by a crash mid-append is ignored, then cut off
+  before the next append.
 
     AGIO_HOME/
-      index.json, runs.jsonl, index.lock
+      index.json, runs.jsonl, index.lock, control.signal
       runs/<run_id>/run.json, checkpoints/<checkpoint_id>.json, events.jsonl, control.json, lock
 """
 
@@ -30,6 +31,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,11 +43,13 @@ from tinydb.storages import Storage
 
 from ..agents import Agent
 from ..checkpoints import CheckpointRecord
+from ..control import CONTROL_POLL_S
 from ..errors import NotFoundError, StoreError
 from ..events import Event
 from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
 from ._base import Damage, RunChanges, Store, parse_logged
+from ._signal import FileSignal
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +61,14 @@ INDEX_FIELDS = ("id", "agent_id", "session_id", "user_id", "status", "created_at
 LISTED_ALWAYS = ("id", "agent_id", "session_id", "status", "created_at")
 # Rewrite the run listing without its superseded lines once per this many appends.
 COMPACT_EVERY = 1000
+# Event logs kept open for appending (a run's, from its first append to its next sync): an
+# open costs far more than the append itself. Beyond this many, each append opens its own.
+MAX_OPEN_EVENT_LOGS = 512
+# Threads for the store's blocking writes, its own pool rather than the loop's default (as
+# many as CPUs + 4): most of a write is waiting on fsync, and the kernel commits the fsyncs
+# of concurrent writers together, so 100 runs starting at once cost a few journal commits,
+# not 100 in a row.
+IO_THREADS = 32
 
 
 def listing_entry(line: bytes) -> dict[str, Any]:
@@ -130,19 +142,37 @@ def read_model(path: Path, model: type[M]) -> M | None:
         raise StoreError(problem) from None
 
 
+def open_appending(path: Path) -> int:
+    """A descriptor appending to `path`, after cutting off a line a crash left half-written
+    (raises OSError)."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+        if size and os.lseek(fd, -1, os.SEEK_END) >= 0 and os.read(fd, 1) != b"\n":
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, os.read(fd, size).rfind(b"\n") + 1)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def append_lines(path: Path, payload: bytes, *, durable: bool) -> None:
     """Append whole lines; first cut off a line a crash left half-written."""
     try:
-        with open(path, "a+b") as handle:
-            if handle.tell() > 0:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":
-                    handle.seek(0)
-                    handle.truncate(handle.read().rfind(b"\n") + 1)
-            handle.write(payload)
+        fd = open_appending(path)
+        try:
+            write_all(fd, payload)
             if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise _store_error(exc, path) from exc
 
@@ -211,6 +241,10 @@ class TinyDBStore(Store):
         self._index_appends = 0
         self.compact_every = COMPACT_EVERY
         self._warned: set[str] = set()
+        # Touched by every control request: one file for the runs of this process to watch.
+        self._control_signal = FileSignal(self.home / "control.signal", CONTROL_POLL_S)
+        self._event_logs: dict[str, int] = {}  # run id -> descriptor appending to its log
+        self._executor: ThreadPoolExecutor | None = None
 
     # plumbing
 
@@ -240,9 +274,17 @@ class TinyDBStore(Store):
             self._warned.add(problem)
             log.warning("skipped: %s", problem)
 
-    @staticmethod
-    async def _io(function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(function, *args)
+    async def close(self) -> None:
+        while self._event_logs:
+            os.close(self._event_logs.popitem()[1])
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)  # a write still going finishes in its thread
+            self._executor = None
+
+    async def _io(self, function: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="agio-tinydb")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     @contextlib.contextmanager
     def _locked(self, lock_path: Path) -> Iterator[None]:
@@ -586,19 +628,41 @@ class TinyDBStore(Store):
 
     async def append_events(self, run_id: str, events: list[Event]) -> None:
         # Appends are tiny and go to the page cache; a thread hop would cost more than the write.
-        payload = "".join(event.to_json() + "\n" for event in events).encode()
-        append_lines(self._events_path(run_id), payload, durable=False)
+        payload = b"".join([event.json_bytes + b"\n" for event in events])
+        fd = self._event_logs.pop(run_id, None)
+        try:
+            if fd is None:
+                fd = open_appending(self._events_path(run_id))
+            write_all(fd, payload)
+        except OSError as exc:
+            # Closed: a line this left half-written is cut off by the next append's open.
+            if fd is not None:
+                os.close(fd)
+            raise _store_error(exc, self._events_path(run_id)) from exc
+        if len(self._event_logs) < MAX_OPEN_EVENT_LOGS:
+            self._event_logs[run_id] = fd
+        else:
+            os.close(fd)
 
     async def sync_events(self, run_id: str) -> None:
+        # The log is closed here: the owner syncs before each checkpoint and at the run's end.
+        fd = self._event_logs.pop(run_id, None)
+
         def sync() -> None:
             path = self._events_path(run_id)
             try:
-                with open(path, "rb") as handle:
-                    os.fsync(handle.fileno())
+                if fd is not None:
+                    os.fsync(fd)
+                else:
+                    with open(path, "rb") as handle:
+                        os.fsync(handle.fileno())
             except FileNotFoundError:
                 pass
             except OSError as exc:
                 raise _store_error(exc, path) from exc
+            finally:
+                if fd is not None:
+                    os.close(fd)
 
         await self._io(sync)
 
@@ -620,9 +684,17 @@ class TinyDBStore(Store):
     # control
 
     async def request_control(self, run_id: str, request: ControlRequest) -> None:
-        await self._io(
-            write_atomic, self._run_dir(run_id) / "control.json", request.model_dump_json()
-        )
+        def write() -> None:
+            write_atomic(self._run_dir(run_id) / "control.json", request.model_dump_json())
+            # The request is stored: if the signal cannot be given, the run still sees it,
+            # at its next heartbeat rather than at once.
+            with contextlib.suppress(OSError):
+                self._control_signal.notify()
+
+        await self._io(write)
+
+    async def wait_for_control(self, run_id: str, timeout: float) -> None:
+        await self._control_signal.wait(timeout)
 
     async def get_control(self, run_id: str) -> ControlRequest | None:
         # Polled several times a second by a running run: a plain read, no thread hop.

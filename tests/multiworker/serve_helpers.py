@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -151,6 +152,29 @@ def server_env(home: Path, database_url: str = "") -> dict[str, str]:
     if database_url:
         env["AGIO_DATABASE_URL"] = database_url
     return env
+
+
+def start_with_agent(
+    root: Path, workers: int, database_url: str, agent: dict[str, Any]
+) -> AgioServer:
+    """`agio serve` with its files in `root` (PostgreSQL if `database_url`), and `agent`."""
+    root.mkdir(parents=True, exist_ok=True)
+    server = AgioServer(
+        server_env(root / "home", database_url),
+        workers=workers,
+        port=free_port(),
+        log_path=root / "serve.log",
+    )
+    server.start(timeout=120)
+    httpx.post(f"{server.url}/api/agents", json=agent, timeout=30).raise_for_status()
+    return server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def fresh_connections_client(base_url: str, timeout: float = 60.0) -> httpx.AsyncClient:
