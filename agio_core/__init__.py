@@ -5,6 +5,7 @@ Importing this package is cheap: providers (and `openai`) load only when a run n
 
 from ._version import __version__
 from .agents import Agent, AgentSpec
+from .approvals import ApprovalDecision, PendingApproval
 from .checkpoints import Checkpoint, CheckpointSummary, MessageDiff, Modifications, TreeNode
 from .errors import (
     AgioError,
@@ -45,6 +46,7 @@ __all__ = [
     "AgentSpec",
     "Agio",
     "AgioError",
+    "ApprovalDecision",
     "BaseEvent",
     "Checkpoint",
     "CheckpointCreated",
@@ -58,6 +60,7 @@ __all__ = [
     "Modifications",
     "NotFoundError",
     "Page",
+    "PendingApproval",
     "ProviderError",
     "Run",
     "RunAwaitingApproval",

@@ -9,9 +9,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ._time import utcnow
+from .approvals import PendingApproval, denial
 from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
 from .control import HEARTBEAT_EVERY_S, release
 from .errors import AgioError, ProviderError
@@ -20,13 +21,17 @@ from .events import (
     ContentDelta,
     Envelope,
     Event,
+    RunAwaitingApproval,
     RunCancelled,
     RunCompleted,
     RunFailed,
     RunPaused,
     RunResumed,
     RunStarted,
+    StepDiscarded,
     StepStarted,
+    ToolApprovalRequested,
+    ToolApprovalResolved,
     ToolCallCompleted,
     ToolCallStarted,
     Usage,
@@ -36,12 +41,13 @@ from .providers import ModelRequest, ModelResponse, Providers, TextDelta, split_
 from .runs import Run, RunError, RunStatus
 from .settings import Settings
 from .store import Store
-from .tools import RunContext
+from .tools import Policy, RunContext
 from .tools._context import workspace_for
 from .tools._mcp import McpPool
 from .tools._toolbox import Toolbox, build_toolbox
 
 log = logging.getLogger("agio")
+T = TypeVar("T")
 
 StartMode = Literal["start", "resume"]
 StopReason = Literal["cancel", "shutdown"]
@@ -251,6 +257,12 @@ class Runner:
         self.resumed_from = resumed_from
         self.partial: list[str] = []
         self.pause_requested = False
+        # What a pause may cut short (a model stream, starting MCP servers): nothing of it
+        # is kept, so cutting it is safe and the pause takes effect at once.
+        self._cuttable: asyncio.Task[Any] | None = None
+        self._cut = False
+        # Decisions on this step's tool calls, taken from the run record when it goes on.
+        self.decisions: dict[str, PendingApproval] = {}
         self.stop_reason: StopReason | None = None
         self.cancel_reason = ""
         self.toolbox = Toolbox()
@@ -276,6 +288,25 @@ class Runner:
 
     def request_pause(self) -> None:
         self.pause_requested = True
+        if self._cuttable is not None and not self._cuttable.done():
+            self._cut = True
+            self._cuttable.cancel()
+
+    async def _unless_paused(self, work: Awaitable[T]) -> tuple[T | None, bool]:
+        """Do `work`, unless a pause cuts it short: (its result, False) or (None, True)."""
+        if self.pause_requested:
+            return None, True
+        self._cuttable = asyncio.ensure_future(work)
+        self._cut = False
+        try:
+            return await self._cuttable, False
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._cut and (current is None or not current.cancelling()):
+                return None, True
+            raise
+        finally:
+            self._cuttable = None
 
     def stop(self, reason: StopReason, message: str = "") -> None:
         if self._ending is not None:
@@ -400,7 +431,8 @@ class Runner:
                     self.stop("cancel", request.reason or "cancelled")
                 elif request is not None and request.action == "pause":
                     self.request_pause()
-                if time.monotonic() - last_beat >= HEARTBEAT_EVERY_S:
+                if time.monotonic() - last_beat >= HEARTBEAT_EVERY_S and not self._end_recorded:
+                    # Never once the run has stopped: a decider may have claimed it since.
                     last_beat = time.monotonic()
                     await self._save()
             except AgioError as exc:
@@ -429,12 +461,17 @@ class Runner:
         # The agent's MCP servers and approval rules are read from its definition now (they
         # are not in checkpoints: server headers may hold secrets).
         definition = await self.store.get_agent(self.agent.agent_id)
-        self.toolbox = await build_toolbox(
-            self.agent.tools,
-            definition.mcp_servers if definition else {},
-            definition.approval if definition else {},
-            self.mcp,
+        toolbox, cut = await self._unless_paused(
+            build_toolbox(
+                self.agent.tools,
+                definition.mcp_servers if definition else {},
+                definition.approval if definition else {},
+                self.mcp,
+            )
         )
+        if toolbox is None or cut:
+            return await self._pause()
+        self.toolbox = toolbox
         schemas = self.toolbox.schemas()  # once, not per step
         last = self.messages[-1] if self.messages else {}
         if self.mode == "resume" and last.get("role") == "assistant" and not last.get("tool_calls"):
@@ -444,6 +481,10 @@ class Runner:
         while True:
             pending = pending_tool_calls(self.messages)
             if pending:
+                if self.pause_requested:
+                    return await self._pause()
+                if await self._ask_for_approval(pending):
+                    return None
                 for call in pending:
                     if self.pause_requested:
                         return await self._pause()
@@ -458,6 +499,8 @@ class Runner:
                     "(raise max_steps to allow more)"
                 )
             response = await self._model_step(provider, model_name, schemas)
+            if response is None:  # a pause cut the step: it is redone on resume
+                return await self._pause()
             if not response.tool_calls:
                 if self.pause_requested:
                     # Honoured even now: resuming completes with this stored answer.
@@ -466,7 +509,8 @@ class Runner:
 
     async def _model_step(
         self, provider: Any, model_name: str, tools: list[dict[str, Any]]
-    ) -> ModelResponse:
+    ) -> ModelResponse | None:
+        """One model call; None if a pause cut it (the step is then void: see SPEC §4)."""
         self.step += 1
         self.run.metrics.steps += 1
         self.run.finish_reason = None  # a step that fails has no finish reason
@@ -478,20 +522,16 @@ class Runner:
             tools=tools,
             params=self.agent.model_params,
         )
-        response: ModelResponse | None = None
-        async for part in provider.stream(request):
-            match part:
-                case TextDelta(content=content):
-                    if self.run.metrics.first_token_ms is None:
-                        self.run.metrics.first_token_ms = self._elapsed_ms()
-                    self.partial.append(content)
-                    await self.log.emit(
-                        ContentDelta(**self.log.envelope(), content=content, step=self.step)
-                    )
-                case ModelResponse():
-                    response = part
-        if response is None:
-            raise ProviderError("the model stream ended without a response", "stream_error")
+        response, cut = await self._unless_paused(self._stream(provider, request))
+        if cut or response is None:
+            await self.log.emit(
+                StepDiscarded(**self.log.envelope(), step=self.step, reason="paused")
+            )
+            # The state is as before the step, which resuming does again.
+            self.step -= 1
+            self.run.metrics.steps -= 1
+            self.partial = []
+            return None
         self.messages.append(response.to_message())
         # Kept on the run, so a run paused or interrupted after its answer still says, once
         # completed, why that answer ended.
@@ -509,6 +549,81 @@ class Runner:
         )
         return response
 
+    async def _stream(self, provider: Any, request: ModelRequest) -> ModelResponse:
+        response: ModelResponse | None = None
+        async for part in provider.stream(request):
+            match part:
+                case TextDelta(content=content):
+                    if self.run.metrics.first_token_ms is None:
+                        self.run.metrics.first_token_ms = self._elapsed_ms()
+                    self.partial.append(content)
+                    await self.log.emit(
+                        ContentDelta(**self.log.envelope(), content=content, step=self.step)
+                    )
+                case ModelResponse():
+                    response = part
+        if response is None:
+            raise ProviderError("the model stream ended without a response", "stream_error")
+        return response
+
+    def _policy_of(self, name: str) -> Policy | None:
+        """The policy for calling `name` in this run (None: no such tool): the agent's,
+        unless a decision remembered in this session turned an `ask` into a rule."""
+        policy = self.toolbox.policies.get(name)
+        if policy == "ask":
+            return self.run.approval_rules.get(name, policy)
+        return policy
+
+    async def _ask_for_approval(self, pending: list[dict[str, Any]]) -> bool:
+        """Stop the run `awaiting_approval` if calls of this step need a person's decision
+        first (True); otherwise take the decisions made (if the run goes on after them) and
+        return False, so the calls run in order."""
+        for decided in self.run.pending_approvals:
+            if decided.decision is None:
+                continue
+            self.decisions[decided.tool_call_id] = decided
+            await self.log.emit(
+                ToolApprovalResolved(
+                    **self.log.envelope(),
+                    tool_call_id=decided.tool_call_id,
+                    decision="approved" if decided.decision == "approve" else "denied",
+                    reason=decided.reason,
+                    remembered=decided.remembered,
+                )
+            )
+        self.run.pending_approvals = []
+        asked = [
+            PendingApproval(
+                tool_call_id=call["id"],
+                name=call.get("function", {}).get("name", ""),
+                arguments=call.get("function", {}).get("arguments") or "{}",
+                step=self.step,
+            )
+            for call in pending
+            if call["id"] not in self.decisions
+            and self._policy_of(call.get("function", {}).get("name", "")) == "ask"
+        ]
+        if not asked:
+            return False
+        for call in asked:
+            await self.log.emit(
+                ToolApprovalRequested(
+                    **self.log.envelope(),
+                    **call.model_dump(include={"tool_call_id", "name", "arguments", "step"}),
+                )
+            )
+        self.run.pending_approvals = asked
+        await self._settle("awaiting_approval", description="awaiting approval")
+        await self.log.emit(
+            RunAwaitingApproval(
+                **self.log.envelope(),
+                checkpoint_id=self.run.last_checkpoint_id or "",
+                tool_call_ids=[call.tool_call_id for call in asked],
+            )
+        )
+        await self._sync_events()
+        return True
+
     async def _call_tool(self, call: dict[str, Any]) -> None:
         function = call.get("function", {})
         name, arguments = function.get("name", ""), function.get("arguments") or "{}"
@@ -523,14 +638,15 @@ class Runner:
         )
         started = time.monotonic()
         tool = self.toolbox.tools.get(name)
-        policy = self.toolbox.policies.get(name)
+        policy = self._policy_of(name)
+        decided = self.decisions.pop(call["id"], None)
         if tool is None:
             content, is_error = self.toolbox.missing(name), True
         elif policy == "deny":
             content, is_error = f"{name!r} is denied by this agent's approval policy", True
+        elif decided is not None and decided.decision == "deny":
+            content, is_error = denial(decided), True
         else:
-            # APPROVALS (#15) hook in here: for `policy == "ask"` the call must be decided
-            # before it runs. Until then `ask` runs like `allow`.
             result = await tool.call(arguments, self.context)
             content, is_error = result.content, result.is_error
         duration_ms = int((time.monotonic() - started) * 1000)

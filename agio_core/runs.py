@@ -8,11 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ._time import utcnow
+from .approvals import PendingApproval
 
-RunStatus = Literal["running", "paused", "completed", "failed", "cancelled", "interrupted"]
+RunStatus = Literal[
+    "running", "paused", "awaiting_approval", "completed", "failed", "cancelled", "interrupted"
+]
 RUN_STATUSES: tuple[RunStatus, ...] = (
     "running",
     "paused",
+    "awaiting_approval",
     "completed",
     "failed",
     "cancelled",
@@ -22,6 +26,8 @@ FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 RESUMABLE: frozenset[str] = frozenset({"paused", "interrupted"})
 # What can be deleted: not `running` (its owner writes it), nor a run waiting for approval.
 DELETABLE: frozenset[str] = FINISHED | RESUMABLE
+# Stopped but not finished: nobody drives the run until someone resumes it or decides.
+WAITING: frozenset[str] = RESUMABLE | {"awaiting_approval"}
 
 
 class RunMetrics(BaseModel):
@@ -76,6 +82,11 @@ class Run(BaseModel):
     heartbeat_at: datetime | None = None
     checkpoint_count: int = 0
     last_checkpoint_id: str | None = None
+    # The tool calls a run `awaiting_approval` waits on, with the decisions made so far.
+    pending_approvals: list[PendingApproval] = Field(default_factory=list)
+    # Decisions made with `remember`: tool name -> policy, for the rest of the session (each
+    # new run of the session starts with its previous run's rules).
+    approval_rules: dict[str, Literal["allow", "deny"]] = Field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"owner", "heartbeat_at"})

@@ -28,6 +28,7 @@ from .agents import (
     load_agent_file,
     parse_agent_spec,
 )
+from .approvals import ApprovalDecision, apply_decisions, undecided
 from .attachments import Attachment, user_content
 from .checkpoints import (
     AgentSnapshot,
@@ -42,7 +43,7 @@ from .checkpoints import (
     common_prefix,
     diff_messages,
 )
-from .control import CONTROL_POLL_S, owner_alive, owner_id, owning
+from .control import CONTROL_POLL_S, owner_alive, owner_id, owning, release
 from .errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from .events import (
     STREAM_END_EVENTS,
@@ -66,7 +67,16 @@ from .ids import (
 from .model_params import check_changed_params, check_model_params
 from .models import ModelCatalog, list_models
 from .providers import Providers, split_model
-from .runs import FINISHED, RESUMABLE, RUN_STATUSES, ControlRequest, Run, RunError, RunMetrics
+from .runs import (
+    FINISHED,
+    RESUMABLE,
+    RUN_STATUSES,
+    WAITING,
+    ControlRequest,
+    Run,
+    RunError,
+    RunMetrics,
+)
 from .settings import Settings
 from .store import Damage, Store, open_store
 from .tools._mcp import McpPool
@@ -113,6 +123,11 @@ class RunHandle:
 
     async def pause(self) -> Run:
         return await self._agio.pause_run(self.run_id)
+
+    async def decide(
+        self, decisions: list[ApprovalDecision], *, remember: bool = False
+    ) -> RunHandle | None:
+        return await self._agio.decide_and_continue(self.run_id, decisions, remember=remember)
 
 
 def _check_model(model: str) -> None:
@@ -515,6 +530,7 @@ class Agio:
             )
         previous_messages: list[Message] = []
         base: CheckpointRecord | None = None
+        rules: dict[str, Any] = {}
         if session_id is not None:
             _, previous = await self.store.list_runs(session_id=session_id, limit=1)
             if previous:
@@ -523,6 +539,12 @@ class Agio:
                     raise ConflictError(
                         f"session {session_id!r} is busy: run {last.id} is still running"
                     )
+                if last.status == "awaiting_approval":
+                    raise ConflictError(
+                        f"session {session_id!r} is busy: run {last.id} is awaiting approval "
+                        f"(agio runs approve|deny {last.id}, or cancel it)"
+                    )
+                rules = dict(last.approval_rules)  # `remember` holds for the whole session
                 if last.last_checkpoint_id:
                     base = await self._checkpoint_record(last.last_checkpoint_id)
                     previous_messages = await self._messages_of(base)
@@ -550,6 +572,7 @@ class Agio:
                 input=message,
                 owner=owner,
                 heartbeat_at=utcnow(),
+                approval_rules=rules,
             )
             return await self._launch(  # stores the run with its first checkpoint
                 run,
@@ -621,12 +644,18 @@ class Agio:
         run = await self._control_target(run_id)
         if run.status in FINISHED:
             raise ConflictError(f"run {run_id} is already {run.status}")
-        if run.status in RESUMABLE:
-            # Nobody drives it: cancel it here, atomically against a concurrent resume.
+        if run.status in WAITING:
+            # Nobody drives it: cancel it here, atomically against a concurrent resume or
+            # the decision that would continue it.
             cancelled = await self.store.transition_run(
                 run_id,
-                RESUMABLE,
-                {"status": "cancelled", "finished_at": utcnow(), "updated_at": utcnow()},
+                WAITING,
+                {
+                    "status": "cancelled",
+                    "finished_at": utcnow(),
+                    "updated_at": utcnow(),
+                    "pending_approvals": [],
+                },
             )
             if cancelled is None:
                 return await self.cancel_run(run_id, reason=reason, wait=wait)
@@ -656,6 +685,11 @@ class Agio:
     async def resume_run(self, run_id: str) -> RunHandle:
         """Continue a paused or interrupted run from its last checkpoint, in this process."""
         run = await self.get_run(run_id)
+        if run.status == "awaiting_approval":
+            raise ConflictError(
+                f"run {run_id} is awaiting approval; it goes on once its tool calls are "
+                f"decided (agio runs approve|deny {run_id})"
+            )
         if run.status not in RESUMABLE:
             raise ConflictError(
                 f"run {run_id} is {run.status}; only a paused or interrupted run can be resumed"
@@ -677,6 +711,77 @@ class Agio:
                 checkpointed=len(messages),
                 mode="resume",
                 claimed_from=run.status,
+            )
+
+    async def decide(
+        self, run_id: str, decisions: list[ApprovalDecision], *, remember: bool = False
+    ) -> Run:
+        """Decide tool calls the run waits on (see `decide_and_continue`); returns the run:
+        `awaiting_approval` while calls are undecided, else going on in this process."""
+        await self.decide_and_continue(run_id, decisions, remember=remember)
+        return await self.get_run(run_id)
+
+    async def decide_and_continue(
+        self,
+        run_id: str,
+        decisions: list[ApprovalDecision] | list[dict[str, Any]],
+        *,
+        remember: bool = False,
+    ) -> RunHandle | None:
+        """Approve or deny tool calls that the run waits on, from any process.
+
+        Each decision is stored at once (a later one for the same call replaces it); with
+        `remember`, it also becomes a rule for the tool for the rest of the session. The
+        decision that leaves no call undecided claims the run for this process, which
+        continues it like `resume_run`: approved calls run, denied ones get an error result
+        carrying the reason. Returns the continuation, or None while calls are undecided.
+        """
+        parsed = [ApprovalDecision.model_validate(d) for d in decisions]
+        run = await self.get_run(run_id)
+        if run.status != "awaiting_approval" or not undecided(run.pending_approvals):
+            raise ConflictError(f"run {run_id} is {run.status}; no tool call waits for a decision")
+        # Refuse unknown calls before anything is written (the write checks again).
+        apply_decisions(run.pending_approvals, parsed, remember=remember, rules={})
+        if run.last_checkpoint_id is None:
+            raise ConflictError(f"run {run_id} has no checkpoint to continue from")
+        record = await self._checkpoint_record(run.last_checkpoint_id)
+        messages = await self._messages_of(record)
+        with owning(run_id) as owner:
+
+            def decided(current: Run) -> dict[str, Any]:
+                pending, rules = apply_decisions(
+                    current.pending_approvals,
+                    parsed,
+                    remember=remember,
+                    rules=current.approval_rules,
+                )
+                changes: dict[str, Any] = {
+                    "pending_approvals": pending,
+                    "approval_rules": rules,
+                    "updated_at": utcnow(),
+                }
+                if not undecided(pending):
+                    changes |= self._claim(owner)
+                return changes
+
+            updated = await self.store.transition_run(run_id, {"awaiting_approval"}, decided)
+            if updated is None or updated.status == "awaiting_approval":
+                release(run_id)
+                if updated is None:
+                    raise ConflictError(
+                        f"run {run_id} is no longer awaiting approval (cancelled, or its last "
+                        "call was decided by someone else)"
+                    )
+                return None
+            await self.store.clear_control(run_id)
+            return await self._continue(
+                updated,
+                record,
+                record.agent,
+                messages,
+                checkpointed=len(messages),
+                mode="resume",
+                claimed_from="awaiting_approval",
             )
 
     @staticmethod
@@ -832,6 +937,7 @@ class Agio:
                     "metrics": RunMetrics(**source.metrics),
                     # The run answers the new question now: its record says so.
                     **({"input": mods.modified_query} if mods.modified_query is not None else {}),
+                    "pending_approvals": [],
                 },
             )
             if claimed is None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..agents import AgentSpec
+from ..approvals import ApprovalDecision, PendingApproval
 from ..attachments import Attachment
 from ..checkpoints import Modifications
 from ..errors import InvalidInputError
@@ -138,6 +139,23 @@ class RunOut(BaseModel):
     finished_at: datetime | None = None
     checkpoint_count: int = 0
     last_checkpoint_id: str | None = None
+    pending_approvals: list[PendingApproval] = Field(
+        default_factory=list,
+        description="(v2) The tool calls the run waits on (`awaiting_approval`), with the "
+        "decisions made so far.",
+    )
+    approval_rules: dict[str, Literal["allow", "deny"]] = Field(
+        default_factory=dict,
+        description="(v2) Tool name -> policy, from decisions made with `remember`: they hold "
+        "for the rest of the session.",
+    )
+
+
+class ApprovalsRequest(_Request):
+    decisions: list[ApprovalDecision] = Field(min_length=1, max_length=1000)
+    remember: bool = Field(
+        default=False, description="Make each decision a rule for the rest of the session."
+    )
 
 
 class StreamTokenOut(BaseModel):
