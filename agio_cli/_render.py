@@ -96,7 +96,7 @@ class TextRenderer:
         if not self.stream:
             return
         # Here, not at the top: `agio --help` must not import agio_core.
-        from agio_core.events import ContentDelta, StepStarted
+        from agio_core.events import ContentDelta, StepDiscarded, StepStarted
 
         match event:
             case StepStarted():
@@ -106,6 +106,12 @@ class TextRenderer:
             case ContentDelta(content=content):
                 self.step_text += content
                 self._print(content)
+            case StepDiscarded():
+                # Printed text cannot be taken back from a pipe: say it is void.
+                if self.step_text:
+                    self._end_line()
+                    say("(the text above was cut by a pause and is void; resuming redoes it)")
+                self.step_text = ""
 
     def stopped(self) -> None:
         self._end_line()
@@ -170,9 +176,25 @@ class FancyRenderer:
     def event(self, event: Event) -> None:
         from rich.text import Text
 
-        from agio_core.events import ContentDelta, StepStarted, ToolCallCompleted, ToolCallStarted
+        from agio_core.events import (
+            ContentDelta,
+            StepDiscarded,
+            StepStarted,
+            ToolApprovalRequested,
+            ToolCallCompleted,
+            ToolCallStarted,
+        )
 
         match event:
+            case StepDiscarded():
+                self.step_text = ""  # on screen only in the live region: gone with it
+                self.status = "pausing…"
+            case ToolApprovalRequested():
+                self._flush_step_text()
+                line = Text("  ? ", style="yellow")
+                line.append(f"{event.name}({describe_call(event.arguments)})", style="bold")
+                line.append(" needs approval", style="dim")
+                self.live.console.print(line)
             case ContentDelta(content=content) if self.stream:
                 self.step_text += content
                 self.status = "writing…"
@@ -185,7 +207,7 @@ class FancyRenderer:
                 self.status = f"running {event.name}…"
             case ToolCallCompleted():
                 line = Text("  ⚙ ", style="cyan")
-                arguments = _arguments(self.tool_arguments.pop(event.tool_call_id, None))
+                arguments = describe_call(self.tool_arguments.pop(event.tool_call_id, None))
                 line.append(f"{event.name}({arguments})", style="bold")
                 line.append(" → ")
                 line.append(out.one_line(event.result, 200), style="red" if event.is_error else "")
@@ -212,6 +234,8 @@ class FancyRenderer:
             self.console.print(Text(answer))
         if run.status == "completed" and (note := finish_note(run.finish_reason)):
             self.console.print(Text(f"⚠ {note}", style="yellow"))
+        if run.status == "awaiting_approval":
+            return  # the run is not over: a question or how to decide it follows
         metrics = run.metrics
         footer = " · ".join(
             [
@@ -224,7 +248,8 @@ class FancyRenderer:
         self.console.print(Text(footer, style="dim"))
 
 
-def _arguments(raw: Any) -> str:
+def describe_call(raw: Any) -> str:
+    """A tool call's arguments on one short line: `expression='2+3'`."""
     try:
         parsed = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:

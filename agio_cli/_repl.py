@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from . import _output as out
+from ._approval import follow_and_ask
 from ._connection import Connection, server_of
 from ._errors import CliError, exit_code_of, say
 from ._render import Style, model_label
-from ._stream import Interrupted, exit_unless_completed, show_run
+from ._stream import Interrupted, exit_unless_completed
 from .commands.chat import (
     ChatSettings,
     agent_of_session,
@@ -136,7 +137,7 @@ class Repl:
 
         async def turn(agio: Agio) -> Run:
             handle = await start_turn(agio, self.settings, text, self.session_id, attachments)
-            return await show_run(agio, handle, self.style, stream=self.stream)
+            return await follow_and_ask(agio, handle, self.style, stream=self.stream)
 
         self._follow(turn)
 
@@ -152,7 +153,7 @@ class Repl:
             handle = await agio.restore_checkpoint(
                 first.id, create_new_run=False, modifications=changes or None
             )
-            return await show_run(agio, handle, self.style, stream=self.stream)
+            return await follow_and_ask(agio, handle, self.style, stream=self.stream)
 
         self._follow(again)
 

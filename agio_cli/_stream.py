@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import typer
 
@@ -20,7 +20,9 @@ from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError, error, fail, say
 from ._render import Style, make_renderer
 
 if TYPE_CHECKING:
-    from agio_core import Agio, Run, RunHandle
+    from collections.abc import AsyncIterator
+
+    from agio_core import Agio, Event, Run
 
 CANCEL_DRAIN_S = 5.0
 
@@ -36,6 +38,24 @@ def choose_style(*, as_json: bool = False, events: bool = False, quiet: bool = F
     if quiet:
         return "quiet"
     return "fancy" if out.fancy() else "text"
+
+
+class Followable(Protocol):
+    """A run to show: one this process drives (`RunHandle`) or one it follows."""
+
+    run_id: str
+
+    def events(self, after_seq: int = 0) -> AsyncIterator[Event]: ...
+
+    async def cancel(self, reason: str = ...) -> Run: ...
+
+
+async def last_seq(agio: Agio, run_id: str) -> int:
+    """Where the run's event log ends now; what happens next is what a continuation streams."""
+    seq = 0
+    async for event in agio.events(run_id, follow=False):
+        seq = event.seq
+    return seq
 
 
 class Interrupted(CliError):
@@ -87,7 +107,7 @@ class _RenderThread:
 
 
 async def show_run(
-    agio: Agio, handle: RunHandle, style: Style, *, stream: bool = True, after_seq: int = 0
+    agio: Agio, handle: Followable, style: Style, *, stream: bool = True, after_seq: int = 0
 ) -> Run:
     """Show the run until it stops; Ctrl-C cancels it. Returns the run record at the end."""
     import asyncio
@@ -141,8 +161,21 @@ def exit_unless_completed(run: Run) -> None:
     elif run.status == "paused":
         at = f" at checkpoint {run.last_checkpoint_id}" if run.last_checkpoint_id else ""
         say(f"run {run.id} was paused{at}; continue it with: agio runs resume {run.id}")
+    elif run.status == "awaiting_approval":
+        say(how_to_decide(run))
     elif run.status == "interrupted":
         say(f"run {run.id} was interrupted; continue it with: agio runs resume {run.id}")
     else:
         say(f"run {run.id} was {run.status}")
     raise typer.Exit(EXIT_FAILED)
+
+
+def how_to_decide(run: Run) -> str:
+    calls = ", ".join(
+        f"{p.name} ({p.tool_call_id})" for p in run.pending_approvals if not p.decision
+    )
+    return (
+        f"run {run.id} is awaiting approval of {calls or 'its tool calls'}; decide with: "
+        f"agio runs approve {run.id} [CALL...] [--remember]  or  "
+        f"agio runs deny {run.id} [CALL...] [--reason TEXT]"
+    )

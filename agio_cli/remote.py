@@ -22,6 +22,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from agio_core.agents import Agent, AgentSpec, load_agent_file
+from agio_core.approvals import ApprovalDecision
 from agio_core.attachments import Attachment
 from agio_core.checkpoints import (
     Checkpoint,
@@ -156,6 +157,11 @@ class RemoteRunHandle:
 
     async def pause(self) -> Run:
         return await self._agio.pause_run(self.run_id)
+
+    async def decide(
+        self, decisions: list[ApprovalDecision], *, remember: bool = False
+    ) -> RemoteRunHandle | None:
+        return await self._agio.decide_and_continue(self.run_id, decisions, remember=remember)
 
 
 class RemoteAgio:
@@ -423,6 +429,31 @@ class RemoteAgio:
     async def resume_run(self, run_id: str) -> RemoteRunHandle:
         run = await self._model(Run, "POST", f"/api/runs/{_segment(run_id)}/resume")
         return RemoteRunHandle(self, run.id)
+
+    async def decide(
+        self,
+        run_id: str,
+        decisions: list[ApprovalDecision] | list[dict[str, Any]],
+        *,
+        remember: bool = False,
+    ) -> Run:
+        parsed = [ApprovalDecision.model_validate(d) for d in decisions]
+        body = {
+            "decisions": [d.model_dump(exclude_none=True) for d in parsed],
+            "remember": remember,
+        }
+        return await self._model(Run, "POST", f"/api/runs/{_segment(run_id)}/approvals", body=body)
+
+    async def decide_and_continue(
+        self,
+        run_id: str,
+        decisions: list[ApprovalDecision] | list[dict[str, Any]],
+        *,
+        remember: bool = False,
+    ) -> RemoteRunHandle | None:
+        """`decide`; the server goes on with the run once no call is undecided."""
+        run = await self.decide(run_id, decisions, remember=remember)
+        return None if run.status == "awaiting_approval" else RemoteRunHandle(self, run.id)
 
     # checkpoints
 

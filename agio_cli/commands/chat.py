@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from .._approval import follow_and_ask
 from .._connection import call, server_of
 from .._errors import fail
 from .._options import PairOptionCommand, option_pairs
-from .._stream import choose_style, exit_unless_completed, show_run
+from .._stream import choose_style, exit_unless_completed
 
 if TYPE_CHECKING:
     from agio_core import Agio, Run
@@ -209,6 +210,6 @@ def register(app: typer.Typer) -> None:
         async def answer(agio: Agio) -> Run:
             session_id = await pick_session(agio, session, continue_latest)
             handle = await start_turn(agio, settings, text, session_id, attached)
-            return await show_run(agio, handle, style, stream=not no_stream)
+            return await follow_and_ask(agio, handle, style, stream=not no_stream)
 
         exit_unless_completed(call(ctx, answer))

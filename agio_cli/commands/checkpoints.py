@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from .. import _output as out
+from .._approval import follow_and_ask
 from .._connection import call
 from .._errors import fail, say
 from .._help import AgioTyper
 from .._options import AS_JSON, RUN_ID, param_value
 from .._render import Style
-from .._stream import choose_style, exit_unless_completed, show_run
+from .._stream import choose_style, exit_unless_completed
 from .._wording import count
 from .runs import last_seq
 
@@ -240,7 +241,7 @@ def _continue(
             )
         else:
             handle = await agio.fork_checkpoint(checkpoint_id, modifications=modifications)
-        return await show_run(agio, handle, style, stream=stream, after_seq=after)
+        return await follow_and_ask(agio, handle, style, stream=stream, after_seq=after)
 
     exit_unless_completed(call(ctx, continue_from))
 

@@ -1,4 +1,5 @@
-"""`agio runs list | show | events | pause | resume | cancel`: runs of any process, by id."""
+"""`agio runs list | show | events | pause | resume | cancel | approve | deny`: runs of any
+process, by id."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from .. import _output as out
+from .._approval import follow_and_ask
 from .._connection import call
 from .._errors import EXIT_FAILED, error, exit_code_of, fail, say
 from .._help import AgioTyper
 from .._options import AS_JSON, RUN_ID
-from .._stream import choose_style, exit_unless_completed, show_run
+from .._render import describe_call
+from .._stream import choose_style, exit_unless_completed, last_seq
 from .._wording import count, tokens
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ app = AgioTyper(
 class Status(StrEnum):
     running = "running"
     paused = "paused"
+    awaiting_approval = "awaiting_approval"
     completed = "completed"
     failed = "failed"
     cancelled = "cancelled"
@@ -139,6 +143,15 @@ def print_run(run: Run) -> None:
             ("error", f"{run.error.type}: {run.error.message}" if run.error else None),
             ("input", run.input),
             ("response", run.response),
+            *(
+                (
+                    f"pending {p.tool_call_id}",
+                    f"{p.name}({describe_call(p.arguments)})"
+                    + (f" → {p.decision}" if p.decision else " (undecided)"),
+                )
+                for p in run.pending_approvals
+            ),
+            *((f"rule {name}", policy) for name, policy in run.approval_rules.items()),
         ]
     )
 
@@ -237,14 +250,6 @@ def cancel(
         _report_control(run, "cancelled")
 
 
-async def last_seq(agio: Agio, run_id: str) -> int:
-    """Where the run's event log ends now; what happens next is what a continuation streams."""
-    seq = 0
-    async for event in agio.events(run_id, follow=False):
-        seq = event.seq
-    return seq
-
-
 @app.command("resume")
 def resume(
     ctx: typer.Context,
@@ -265,7 +270,7 @@ def resume(
     async def resume_here(agio: Agio) -> Run:
         after = await last_seq(agio, run_id)
         handle = await agio.resume_run(run_id)
-        return await show_run(agio, handle, style, stream=not no_stream, after_seq=after)
+        return await follow_and_ask(agio, handle, style, stream=not no_stream, after_seq=after)
 
     exit_unless_completed(call(ctx, resume_here))
 
@@ -350,3 +355,88 @@ def prune(
         out.console().print(f"{verb} {len(ids)} run{'s' if len(ids) != 1 else ''}")
     if not ids:
         say("no runs to prune")
+
+
+CALLS = typer.Argument(
+    None, metavar="[CALL]...", help="Tool call ids to decide (default: every undecided call)."
+)
+
+
+def _decide(
+    ctx: typer.Context,
+    run_id: str,
+    calls: list[str] | None,
+    decision: str,
+    *,
+    reason: str | None,
+    remember: bool,
+    style_options: dict[str, bool],
+) -> None:
+    style = choose_style(**style_options)
+
+    async def decide_here(agio: Agio) -> Run | None:
+        run = await agio.get_run(run_id)
+        wanted = calls or [p.tool_call_id for p in run.pending_approvals if p.decision is None]
+        decisions = [{"tool_call_id": c, "decision": decision, "reason": reason} for c in wanted]
+        after = await last_seq(agio, run_id)
+        handle = await agio.decide_and_continue(run_id, decisions, remember=remember)
+        if handle is None:
+            return None
+        return await follow_and_ask(agio, handle, style, after_seq=after)
+
+    run = call(ctx, decide_here)
+    if run is None:
+        waiting = call(ctx, lambda agio: agio.get_run(run_id))
+        left = [p.tool_call_id for p in waiting.pending_approvals if p.decision is None]
+        out.done(run_id, f"{decision}d; run [bold]{run_id}[/] still waits on {', '.join(left)}")
+        return
+    exit_unless_completed(run)
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context,
+    run_id: str = RUN_ID,
+    calls: list[str] | None = CALLS,
+    remember: bool = typer.Option(
+        False, "--remember", help="Allow these tools for the rest of the session."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
+    events: bool = typer.Option(False, "--events", help="Print events as NDJSON."),
+) -> None:
+    """Approve tool calls a run waits on; once all are decided, follow the run here."""
+    _decide(
+        ctx,
+        run_id,
+        calls,
+        "approve",
+        reason=None,
+        remember=remember,
+        style_options={"as_json": as_json, "events": events},
+    )
+
+
+@app.command("deny")
+def deny(
+    ctx: typer.Context,
+    run_id: str = RUN_ID,
+    calls: list[str] | None = CALLS,
+    reason: str | None = typer.Option(
+        None, "--reason", "-r", metavar="TEXT", help="Why; the model is told."
+    ),
+    remember: bool = typer.Option(
+        False, "--remember", help="Deny these tools for the rest of the session."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
+    events: bool = typer.Option(False, "--events", help="Print events as NDJSON."),
+) -> None:
+    """Deny tool calls a run waits on (the model gets an error with the reason)."""
+    _decide(
+        ctx,
+        run_id,
+        calls,
+        "deny",
+        reason=reason,
+        remember=remember,
+        style_options={"as_json": as_json, "events": events},
+    )

@@ -11,7 +11,7 @@ from ...runs import RunStatus
 from ...service import Page
 from ..deps import AgioDep
 from ..errors import error_responses
-from ..schemas import CancelRequest, RunOut, RunStartRequest, UserId, run_out
+from ..schemas import ApprovalsRequest, CancelRequest, RunOut, RunStartRequest, UserId, run_out
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -132,6 +132,19 @@ async def cancel_run(
 ) -> RunOut:
     reason = (body or CancelRequest()).reason
     return run_out(await agio.cancel_run(run_id, reason=reason, wait=wait))
+
+
+@router.post(
+    "/{run_id}/approvals",
+    response_model=RunOut,
+    responses=error_responses(401, 404, 409, 413, 422),
+    summary="Approve or deny the tool calls a run waits on (v2)",
+    description="Each decision is stored at once; once no call is undecided the run goes on "
+    "in this server (approved calls run, denied ones get an error result with the reason). "
+    "409 if nothing waits for a decision; 422 for a `tool_call_id` that is not pending.",
+)
+async def decide(agio: AgioDep, run_id: str, body: ApprovalsRequest) -> RunOut:
+    return run_out(await agio.decide(run_id, body.decisions, remember=body.remember))
 
 
 @router.get(
