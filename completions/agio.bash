@@ -6,7 +6,7 @@ _agio_commands() {
     case "$1" in
         "") echo 'chat models tui serve agents runs checkpoints config tools store' ;;
         "agents") echo 'list show create delete' ;;
-        "runs") echo 'list show events pause cancel resume delete prune' ;;
+        "runs") echo 'list show events pause cancel resume delete prune approve deny' ;;
         "checkpoints") echo 'list show create restore fork tree diff' ;;
         "config") echo 'show path' ;;
         "tools") echo 'list' ;;
@@ -35,6 +35,8 @@ _agio_options() {
         "runs resume") echo '--json --events -q --quiet --no-stream -h --help' ;;
         "runs delete") echo '-h --help' ;;
         "runs prune") echo '--older-than --status -n --dry-run --json -h --help' ;;
+        "runs approve") echo '--remember --json --events -h --help' ;;
+        "runs deny") echo '-r --reason --remember --json --events -h --help' ;;
         "checkpoints") echo '-h --help' ;;
         "checkpoints list") echo '-n --limit --offset -q --quiet --json -h --help' ;;
         "checkpoints show") echo '-m --messages --json -h --help' ;;
@@ -65,6 +67,7 @@ _agio_value_options() {
         "runs events") echo '--after' ;;
         "runs cancel") echo '-r --reason' ;;
         "runs prune") echo '--older-than --status' ;;
+        "runs deny") echo '-r --reason' ;;
         "checkpoints list") echo '-n --limit --offset' ;;
         "checkpoints create") echo '-d --description -t --tag' ;;
         "checkpoints restore") echo '--query --system-prompt --model -p --param --max-steps' ;;
@@ -80,8 +83,8 @@ _agio_values() {
         "tui -a"|"tui --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
         "agents create -f"|"agents create --file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "runs list -a"|"runs list --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
-        "runs list --status") COMPREPLY=($(compgen -W 'running paused completed failed cancelled interrupted' -- "$cur")) ;;
-        "runs prune --status") COMPREPLY=($(compgen -W 'running paused completed failed cancelled interrupted' -- "$cur")) ;;
+        "runs list --status") COMPREPLY=($(compgen -W 'running paused awaiting_approval completed failed cancelled interrupted' -- "$cur")) ;;
+        "runs prune --status") COMPREPLY=($(compgen -W 'running paused awaiting_approval completed failed cancelled interrupted' -- "$cur")) ;;
         "tools list -a"|"tools list --agent") COMPREPLY=($(compgen -W "$(agio agents list -q 2>/dev/null)" -- "$cur")) ;;
     esac
 }
@@ -96,6 +99,8 @@ _agio_arguments() {
         "runs cancel") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
         "runs resume") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
         "runs delete") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
+        "runs approve") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
+        "runs deny") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
         "checkpoints list") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;
         "checkpoints show") COMPREPLY=($(compgen -W "$(agio checkpoints ids "$cur" 2>/dev/null)" -- "$cur")) ;;
         "checkpoints create") COMPREPLY=($(compgen -W "$(agio runs list -q -n 30 2>/dev/null)" -- "$cur")) ;;

@@ -139,7 +139,7 @@ _agio_runs() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('list:List runs, newest first.' 'show:Show a run\: status, metrics, input and response.' 'events:Print a run'\''s events, one JSON object per line (as `chat --events` does).' 'pause:Pause a running run (at its next safe point, leaving a checkpoint).' 'cancel:Cancel a running, paused or interrupted run.' 'resume:Resume a paused or interrupted run here, streaming it like chat.' 'delete:Delete runs (not while they run); runs that build on them keep working.' 'prune:Delete old runs (never running ones); runs that build on them keep working.'); _describe -t commands command commands ;;
+        command) local -a commands=('list:List runs, newest first.' 'show:Show a run\: status, metrics, input and response.' 'events:Print a run'\''s events, one JSON object per line (as `chat --events` does).' 'pause:Pause a running run (at its next safe point, leaving a checkpoint).' 'cancel:Cancel a running, paused or interrupted run.' 'resume:Resume a paused or interrupted run here, streaming it like chat.' 'delete:Delete runs (not while they run); runs that build on them keep working.' 'prune:Delete old runs (never running ones); runs that build on them keep working.' 'approve:Approve tool calls a run waits on; once all are decided, follow the run here.' 'deny:Deny tool calls a run waits on (the model gets an error with the reason).'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 list) _agio_runs_list ;;
@@ -150,6 +150,8 @@ _agio_runs() {
                 resume) _agio_runs_resume ;;
                 delete) _agio_runs_delete ;;
                 prune) _agio_runs_prune ;;
+                approve) _agio_runs_approve ;;
+                deny) _agio_runs_deny ;;
             esac ;;
     esac
 }
@@ -157,7 +159,7 @@ _agio_runs() {
 _agio_runs_list() {
     _arguments \
         '(-a --agent)'{-a,--agent}'[Only runs of this agent.]:AGENT:_agio_live_agents' \
-        '--status[Only runs in this state.]:STATUS:(running paused completed failed cancelled interrupted)' \
+        '--status[Only runs in this state.]:STATUS:(running paused awaiting_approval completed failed cancelled interrupted)' \
         '(-s --session)'{-s,--session}'[Only this session.]:SESSION: ' \
         '--search[Only runs whose input or answer has TEXT.]:TEXT: ' \
         '(-n --limit)'{-n,--limit}'[At most this many.]:N: ' \
@@ -217,10 +219,31 @@ _agio_runs_delete() {
 _agio_runs_prune() {
     _arguments \
         '--older-than[Only runs created longer ago than AGE (30d, 12h, 90m, 2w; 0 for any age).]:AGE: ' \
-        '--status[Only runs in this state.]:STATUS:(running paused completed failed cancelled interrupted)' \
+        '--status[Only runs in this state.]:STATUS:(running paused awaiting_approval completed failed cancelled interrupted)' \
         '(-n --dry-run)'{-n,--dry-run}'[List them; delete nothing.]' \
         '--json[Print JSON.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]'
+}
+
+_agio_runs_approve() {
+    _arguments \
+        '--remember[Allow these tools for the rest of the session.]' \
+        '--json[Print the run record as JSON.]' \
+        '--events[Print events as NDJSON.]' \
+        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        ':RUN:_agio_live_runs' \
+        ':\[CALL\]...: '
+}
+
+_agio_runs_deny() {
+    _arguments \
+        '(-r --reason)'{-r,--reason}'[Why; the model is told.]:TEXT: ' \
+        '--remember[Deny these tools for the rest of the session.]' \
+        '--json[Print the run record as JSON.]' \
+        '--events[Print events as NDJSON.]' \
+        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        ':RUN:_agio_live_runs' \
+        ':\[CALL\]...: '
 }
 
 _agio_checkpoints() {
