@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from store_backends import make_store, write_raw_events
 
 from agio_core._time import utcnow
 from agio_core.agents import Agent
+from agio_core.approvals import ApprovalDecision, PendingApproval, apply_decisions, undecided
 from agio_core.checkpoints import AgentSnapshot, CheckpointRecord
 from agio_core.errors import NotFoundError, StoreError
 from agio_core.events import (
@@ -185,6 +187,43 @@ async def test_transition_with_function_of_current_run(store: Store) -> None:
     assert seen == [run]
     # A function may return no change at all.
     assert await store.transition_run(run.id, {"paused"}, lambda _: {}) == changed
+
+
+async def test_concurrent_decisions_on_a_waiting_run_are_all_kept(store: Store) -> None:
+    """Deciders from many processes at once: every decision lands (none overwrites
+    another), and only the one that completes the set claims the run."""
+    pending = [
+        PendingApproval(tool_call_id=f"c{i}", name="shell", arguments="{}", step=1)
+        for i in range(6)
+    ]
+    run = make_run(status="awaiting_approval", pending_approvals=pending)
+    await store.create_run(run)
+    assert (await store.list_runs(status="awaiting_approval"))[0] == 1
+
+    def deciding(call_id: str, owner: str) -> Callable[[Run], dict[str, object]]:
+        def change(current: Run) -> dict[str, object]:
+            calls, _ = apply_decisions(
+                current.pending_approvals,
+                [ApprovalDecision(tool_call_id=call_id, decision="approve")],
+                remember=False,
+                rules={},
+            )
+            claim = {"status": "running", "owner": owner} if not undecided(calls) else {}
+            return {"pending_approvals": calls, **claim}
+
+        return change
+
+    results = await asyncio.gather(
+        *(
+            store.transition_run(run.id, {"awaiting_approval"}, deciding(p.tool_call_id, f"p{i}"))
+            for i, p in enumerate(pending)
+        )
+    )
+    assert all(result is not None for result in results)
+    stored = await store.get_run(run.id)
+    assert stored is not None and stored.status == "running"
+    assert [p.decision for p in stored.pending_approvals] == ["approve"] * 6
+    assert sum(1 for r in results if r is not None and r.status == "running") == 1
 
 
 async def test_transition_is_compare_and_set(store: Store) -> None:
