@@ -35,6 +35,7 @@ def test_docs_redoc_and_openapi_are_served(client: httpx.Client) -> None:
         "/api/runs/{run_id}/pause": {"post"},
         "/api/runs/{run_id}/resume": {"post"},
         "/api/runs/{run_id}/cancel": {"post"},
+        "/api/runs/{run_id}/approvals": {"post"},
         "/api/runs/{run_id}/events": {"get"},
         "/api/runs/{run_id}/stream-token": {"post"},
         "/api/runs/{run_id}/tree": {"get"},
