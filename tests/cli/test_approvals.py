@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import subprocess
 import time
+from pathlib import Path
 
 from .conftest import Cli
 from .test_processes import in_terminal, without_ansi
@@ -51,8 +53,18 @@ def test_without_a_terminal_the_run_waits_and_any_terminal_decides(cli: Cli) -> 
     assert again.returncode == 1 and "no tool call waits" in again.stderr
 
 
+def readme_agent(cli: Cli) -> str:
+    """The agent of the README's Approvals section, created as it says."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Approvals\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    path = cli.home.parent / "calc.yaml"
+    path.write_text(block)
+    return cli.ok("agents", "create", "-f", str(path)).strip()
+
+
 def test_the_prompt_at_a_terminal(cli: Cli) -> None:
-    agent = make_asker(cli)
+    agent = readme_agent(cli)
     code, screen = in_terminal(["chat", "-a", agent, "What is 2+3 and 4*5?"], "y\nn\n")
     text = without_ansi(screen)
     assert code == 0, text
