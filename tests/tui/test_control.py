@@ -5,7 +5,7 @@ from __future__ import annotations
 from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.chat import ChatScreen
 from agio_cli.tui.screens.runs import RunsScreen
-from agio_cli.tui.widgets.conversation import Notice, RunView, ToolCallView
+from agio_cli.tui.widgets.conversation import AnswerBlock, Notice, RunView, ToolCallView
 from agio_cli.tui.widgets.status import StatusBar
 from agio_core import Agio
 
@@ -18,7 +18,7 @@ async def test_pause_then_resume_keys(agio: Agio) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await started_app(pilot)
         chat = app.chat
-        await send(pilot, "count to 80")  # 2 s: pause is honoured when the stream ends
+        await send(pilot, "count to 80")  # 2 s, unless the pause cuts it
         await wait_for(pilot, lambda: chat.run_status == "running", what="the run started")
         run_id = chat.run_id or ""
         shown: list[str | None] = []
@@ -31,10 +31,13 @@ async def test_pause_then_resume_keys(agio: Agio) -> None:
         await pilot.press("ctrl+z")
         await wait_for(pilot, lambda: bool(shown), what="a status change")
         assert shown[0] == "pausing…"  # at once, before the run reaches its safe point
-        paused = await wait_for_status(agio, run_id, "paused")  # at the end of the stream
+        paused = await wait_for_status(agio, run_id, "paused")  # the stream is cut
         assert paused.last_checkpoint_id is not None
         await wait_for(pilot, lambda: chat.query_one(StatusBar).status == "paused")
         assert any(n.has_class("paused") for n in chat.query(Notice))
+        # The cut step's text stays on screen, marked void, and is not part of the answer.
+        (cut,) = chat.query(AnswerBlock).filter(".discarded")
+        assert cut.text.startswith("1 2") and chat.query(RunView).last().answer == ""
 
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: chat.run_status == "completed", what="resumed run ends")

@@ -12,12 +12,16 @@ from textual.widgets.markdown import MarkdownStream
 from agio_core import (
     ContentDelta,
     Event,
+    RunAwaitingApproval,
     RunCancelled,
     RunCompleted,
     RunFailed,
     RunPaused,
     RunResumed,
+    StepDiscarded,
     StepStarted,
+    ToolApprovalRequested,
+    ToolApprovalResolved,
     ToolCallCompleted,
     ToolCallStarted,
 )
@@ -69,6 +73,10 @@ class AnswerBlock(Markdown):
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
+
+    def discard(self) -> None:
+        """A pause cut this step: its text is void (the step is redone on resume)."""
+        self.add_class("discarded")
 
 
 class ToolCallView(Static):
@@ -125,7 +133,9 @@ class RunView(Vertical):
 
     @property
     def answer(self) -> str:
-        return "".join(block.text for block in self.query(AnswerBlock))
+        return "".join(
+            block.text for block in self.query(AnswerBlock) if not block.has_class("discarded")
+        )
 
     async def apply(self, event: Event) -> None:
         match event:
@@ -133,6 +143,22 @@ class RunView(Vertical):
                 await self._write(content)
             case StepStarted():
                 await self._end_block()
+            case StepDiscarded():
+                if self._block is not None:
+                    self._block.discard()
+                await self._end_block()
+            case ToolApprovalRequested():
+                await self._end_block()
+                arguments = clip(compact_json(event.arguments), 120)
+                await self._note(f"? {event.name}({arguments}) needs approval", "approval")
+            case ToolApprovalResolved(decision=decision, reason=reason):
+                why = f": {reason}" if reason else ""
+                await self._note(f"{event.tool_call_id} {decision}{why}", "approval")
+            case RunAwaitingApproval(run_id=run_id):
+                await self._note(
+                    f"Awaiting approval: agio runs approve|deny {run_id} (any terminal)",
+                    "paused",
+                )
             case ToolCallStarted():
                 await self._end_block()
                 call = ToolCallView(event.name, event.arguments)
