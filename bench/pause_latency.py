@@ -108,12 +108,12 @@ async def pause_embedded(owner: Agio, pauser: Agio, agent: str) -> float | None:
     return None if at is None else (at - requested) * 1000
 
 
-async def embedded(pauses: int) -> tuple[list[float], list[float], int, int, float]:
+async def embedded(
+    pauses: int, database_url: str
+) -> tuple[list[float], list[float], int, int, float]:
     with tempfile.TemporaryDirectory() as home:
-        async with (
-            Agio(Settings(home=Path(home))) as owner,
-            Agio(Settings(home=Path(home))) as other,
-        ):
+        settings = Settings(home=Path(home), database_url=database_url)
+        async with Agio(settings) as owner, Agio(settings) as other:
             for agent in (COUNTER, STEPPER):
                 await owner.create_agent(agent)
             baseline = await control_round_trip(owner)
