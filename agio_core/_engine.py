@@ -489,6 +489,7 @@ class Runner:
                     if self.pause_requested:
                         return await self._pause()
                     await self._call_tool(call)
+                self.run.pending_approvals, self.decisions = [], {}  # all used: written next
                 await self._checkpoint()
                 continue
             if self.pause_requested:
@@ -578,8 +579,12 @@ class Runner:
         """Stop the run `awaiting_approval` if calls of this step need a person's decision
         first (True); otherwise take the decisions made (if the run goes on after them) and
         return False, so the calls run in order."""
-        for decided in self.run.pending_approvals:
-            if decided.decision is None:
+        # Decisions stay on the run record until the step's calls are done: a pause (or a
+        # crash) between two of them must not lose the decisions of the rest.
+        waiting = {call["id"] for call in pending}
+        kept = [p for p in self.run.pending_approvals if p.decision and p.tool_call_id in waiting]
+        for decided in kept:
+            if decided.tool_call_id in self.decisions:
                 continue
             self.decisions[decided.tool_call_id] = decided
             await self.log.emit(
@@ -591,7 +596,7 @@ class Runner:
                     remembered=decided.remembered,
                 )
             )
-        self.run.pending_approvals = []
+        self.run.pending_approvals = kept
         asked = [
             PendingApproval(
                 tool_call_id=call["id"],
@@ -612,7 +617,7 @@ class Runner:
                     **call.model_dump(include={"tool_call_id", "name", "arguments", "step"}),
                 )
             )
-        self.run.pending_approvals = asked
+        self.run.pending_approvals = [*kept, *asked]
         await self._settle("awaiting_approval", description="awaiting approval")
         await self.log.emit(
             RunAwaitingApproval(
@@ -639,7 +644,7 @@ class Runner:
         started = time.monotonic()
         tool = self.toolbox.tools.get(name)
         policy = self._policy_of(name)
-        decided = self.decisions.pop(call["id"], None)
+        decided = self.decisions.get(call["id"])
         if tool is None:
             content, is_error = self.toolbox.missing(name), True
         elif policy == "deny":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
@@ -222,3 +223,43 @@ async def test_each_step_asks_again_and_deny_beats_ask_without_asking(
         events = [e async for e in agio.events(run.id, follow=False)]
         assert "tool_approval_requested" not in [e.type for e in events]
         assert any(e.type == "tool_call_completed" and e.is_error for e in events)  # type: ignore[union-attr]
+
+
+async def test_a_pause_between_approved_calls_keeps_the_decisions(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "slow_calc.py"
+    module.write_text(
+        "import asyncio\n\n"
+        "async def calculator(expression: str) -> str:\n"
+        '    """Adds or multiplies two numbers, slowly."""\n'
+        "    await asyncio.sleep(0.4)\n"
+        "    a, op, b = expression.partition('+') if '+' in expression else "
+        "expression.partition('*')\n"
+        "    return str(int(a) + int(b) if op == '+' else int(a) * int(b))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    agent = {**ASKING, "id": "slow-asker", "tools": ["slow_calc:calculator"]}
+    async with Agio(settings) as agio:
+        await agio.create_agent(agent)
+        run = await (await agio.start_chat("slow-asker", TWO_SUMS)).wait()
+        assert run.status == "awaiting_approval"
+        decisions = [approve(p.tool_call_id) for p in run.pending_approvals]
+        handle = await agio.decide_and_continue(run.id, decisions)
+        assert handle is not None
+        async for event in agio.events(run.id, after_seq=handle.first_seq - 1):
+            if event.type == "tool_call_started":
+                break
+        paused = await agio.pause_run(run.id, wait=5)
+        # The first call finished; the second has not run, and its approval is kept.
+        assert paused.status == "paused"
+        second = run.pending_approvals[1].tool_call_id
+        assert (second, "approve") in [
+            (p.tool_call_id, p.decision) for p in paused.pending_approvals
+        ]
+        resumed = await agio.resume_run(run.id)
+        done = await resumed.wait()
+        assert done.status == "completed" and done.pending_approvals == []
+        assert "2+3 = 5" in (done.response or "") and "4*5 = 20" in (done.response or "")
+        later = [e.type async for e in agio.events(run.id, after_seq=resumed.first_seq - 1)]
+        assert "tool_approval_requested" not in later and later.count("tool_call_completed") == 1
