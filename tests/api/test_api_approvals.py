@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import sse_events, wait_for_status
-from api_servers import Server, agio_serve
+from api_servers import Server, agio_serve, clean_env
 
 from agio_cli.remote import RemoteAgio
 from agio_core import ApprovalDecision, ConflictError, InvalidInputError
@@ -159,3 +161,28 @@ def test_decided_after_the_server_restarted(own_server: tuple[Path, list[Server]
         )
         done = wait_for_status(client, run["id"], {"completed", "failed", "cancelled"})
     assert done["status"] == "completed" and "8+8 = 16" in done["response"]
+
+
+def test_the_cli_decides_against_a_server(
+    server: Server, client: httpx.Client, asker: str, tmp_path: Path
+) -> None:
+    env = clean_env(tmp_path / "cli-home", AGIO_SERVER_URL=server.url)
+
+    def agio(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "agio_cli", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    chat = agio("chat", "-a", asker, "What is 5*5?")
+    assert chat.returncode == 1 and "agio runs approve run_" in chat.stderr, chat.stderr
+    run_id = chat.stderr.split("agio runs approve ", 1)[1].split()[0]
+    assert agio("runs", "list", "-q", "--status", "awaiting_approval").stdout.count(run_id) == 1
+    approved = agio("runs", "approve", run_id)
+    assert approved.returncode == 0, approved.stderr
+    assert "5*5 = 25" in approved.stdout  # followed over SSE until it completed
+    assert client.get(f"/api/runs/{run_id}").json()["status"] == "completed"
