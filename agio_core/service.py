@@ -621,10 +621,12 @@ class Agio:
         return run
 
     async def pause_run(self, run_id: str, *, wait: float = CONTROL_WAIT_S) -> Run:
-        """Ask the run to pause at its next safe point; wait up to `wait` s for it to do so."""
+        """Ask the run to pause now (a model stream is cut, a tool call finishes first);
+        wait up to `wait` s for it to do so."""
         run = await self._control_target(run_id)
         if run.status != "running":
             raise ConflictError(f"run {run_id} is {run.status}; only a running run can be paused")
+        # Stored even when the run is driven here: the control log says who asked whom.
         await self.store.request_control(
             run_id, ControlRequest(action="pause", requested_by=owner_id())
         )
