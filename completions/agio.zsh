@@ -25,7 +25,7 @@ _agio() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('chat:Chat with an agent\: stream its answer, or talk turn by turn at a terminal.' 'models:List models\: the offline ones, and those the OpenAI-compatible server lists.' 'tui:Open the terminal UI\: chat, watch runs, pause/resume/cancel, time-travel.' 'serve:Serve the agio HTTP API (docs at /docs).' 'agents:List, show, create and delete agents.' 'runs:List and inspect runs; pause, resume or cancel them from any terminal.' 'checkpoints:Inspect a run'\''s checkpoints; restore, fork, compare them.' 'config:Show agio'\''s configuration.' 'tools:List the tools agents can use.' 'store:Look after the local store (AGIO_HOME or AGIO_DATABASE_URL).'); _describe -t commands command commands ;;
+        command) local -a commands=('chat:Chat with an agent\: stream its answer, or talk turn by turn at a terminal.' 'models:List models\: the offline ones, and those the OpenAI-compatible server lists.' 'tui:Open the terminal UI\: chat, watch runs, pause/resume/cancel, time-travel.' 'serve:Serve the agio HTTP API (docs at /docs).' 'agents:List, show, create and delete agents.' 'runs:List and inspect runs; pause, resume, cancel, approve or deny them from any terminal.' 'checkpoints:Inspect a run'\''s checkpoints; restore, fork, compare them.' 'config:Show agio'\''s configuration.' 'tools:List the tools agents can use.' 'store:Look after the local store (AGIO_HOME or AGIO_DATABASE_URL).'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 chat) _agio_chat ;;
@@ -139,7 +139,7 @@ _agio_runs() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('list:List runs, newest first.' 'show:Show a run\: status, metrics, input and response.' 'events:Print a run'\''s events, one JSON object per line (as `chat --events` does).' 'pause:Pause a running run (at its next safe point, leaving a checkpoint).' 'cancel:Cancel a running, paused or interrupted run.' 'resume:Resume a paused or interrupted run here, streaming it like chat.' 'delete:Delete runs (not while they run); runs that build on them keep working.' 'prune:Delete old runs (never running ones); runs that build on them keep working.' 'approve:Approve tool calls a run waits on; once all are decided, follow the run here.' 'deny:Deny tool calls a run waits on (the model gets an error with the reason).'); _describe -t commands command commands ;;
+        command) local -a commands=('list:List runs, newest first.' 'show:Show a run\: status, metrics, input and response.' 'events:Print a run'\''s events, one JSON object per line (as `chat --events` does).' 'pause:Pause a running run now (a stream is cut and redone on resume; a tool call finishes).' 'cancel:Cancel a running, paused, interrupted or waiting run.' 'resume:Resume a paused or interrupted run here, streaming it like chat.' 'delete:Delete runs (not while they run); runs that build on them keep working.' 'prune:Delete old runs (never running ones); runs that build on them keep working.' 'approve:Approve tool calls a run waits on; once all are decided, follow the run here.' 'deny:Deny tool calls a run waits on (the model gets an error carrying the reason).'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 list) _agio_runs_list ;;
@@ -232,7 +232,7 @@ _agio_runs_approve() {
         '--events[Print events as NDJSON.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
         ':RUN:_agio_live_runs' \
-        ':\[CALL\]...: '
+        ':CALL: '
 }
 
 _agio_runs_deny() {
@@ -243,7 +243,7 @@ _agio_runs_deny() {
         '--events[Print events as NDJSON.]' \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
         ':RUN:_agio_live_runs' \
-        ':\[CALL\]...: '
+        ':CALL: '
 }
 
 _agio_checkpoints() {

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from agio_core.runs import RunMetrics
 
 app = AgioTyper(
-    help="List and inspect runs; pause, resume or cancel them from any terminal.",
+    help="List and inspect runs; pause, resume, cancel, approve or deny them from any terminal.",
     no_args_is_help=True,
 )
 
@@ -44,6 +44,8 @@ RUN_IDS = typer.Argument(..., metavar="RUN", help="Run ids.")
 
 
 def register(root: typer.Typer) -> None:
+    from . import decide  # noqa: F401  (adds `runs approve` and `runs deny` to `app`)
+
     root.add_typer(app, name="runs")
 
 
@@ -215,7 +217,7 @@ def pause(
     no_wait: bool = typer.Option(False, "--no-wait", help="Return once the pause is asked."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Pause a running run (at its next safe point, leaving a checkpoint).
+    """Pause a running run now (a stream is cut and redone on resume; a tool call finishes).
 
     \b
     Example:
@@ -237,7 +239,7 @@ def cancel(
     ),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Cancel a running, paused or interrupted run.
+    """Cancel a running, paused, interrupted or waiting run.
 
     \b
     Example:
@@ -355,88 +357,3 @@ def prune(
         out.console().print(f"{verb} {len(ids)} run{'s' if len(ids) != 1 else ''}")
     if not ids:
         say("no runs to prune")
-
-
-CALLS = typer.Argument(
-    None, metavar="[CALL]...", help="Tool call ids to decide (default: every undecided call)."
-)
-
-
-def _decide(
-    ctx: typer.Context,
-    run_id: str,
-    calls: list[str] | None,
-    decision: str,
-    *,
-    reason: str | None,
-    remember: bool,
-    style_options: dict[str, bool],
-) -> None:
-    style = choose_style(**style_options)
-
-    async def decide_here(agio: Agio) -> Run | None:
-        run = await agio.get_run(run_id)
-        wanted = calls or [p.tool_call_id for p in run.pending_approvals if p.decision is None]
-        decisions = [{"tool_call_id": c, "decision": decision, "reason": reason} for c in wanted]
-        after = await last_seq(agio, run_id)
-        handle = await agio.decide_and_continue(run_id, decisions, remember=remember)
-        if handle is None:
-            return None
-        return await follow_and_ask(agio, handle, style, after_seq=after)
-
-    run = call(ctx, decide_here)
-    if run is None:
-        waiting = call(ctx, lambda agio: agio.get_run(run_id))
-        left = [p.tool_call_id for p in waiting.pending_approvals if p.decision is None]
-        out.done(run_id, f"{decision}d; run [bold]{run_id}[/] still waits on {', '.join(left)}")
-        return
-    exit_unless_completed(run)
-
-
-@app.command("approve")
-def approve(
-    ctx: typer.Context,
-    run_id: str = RUN_ID,
-    calls: list[str] | None = CALLS,
-    remember: bool = typer.Option(
-        False, "--remember", help="Allow these tools for the rest of the session."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
-    events: bool = typer.Option(False, "--events", help="Print events as NDJSON."),
-) -> None:
-    """Approve tool calls a run waits on; once all are decided, follow the run here."""
-    _decide(
-        ctx,
-        run_id,
-        calls,
-        "approve",
-        reason=None,
-        remember=remember,
-        style_options={"as_json": as_json, "events": events},
-    )
-
-
-@app.command("deny")
-def deny(
-    ctx: typer.Context,
-    run_id: str = RUN_ID,
-    calls: list[str] | None = CALLS,
-    reason: str | None = typer.Option(
-        None, "--reason", "-r", metavar="TEXT", help="Why; the model is told."
-    ),
-    remember: bool = typer.Option(
-        False, "--remember", help="Deny these tools for the rest of the session."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
-    events: bool = typer.Option(False, "--events", help="Print events as NDJSON."),
-) -> None:
-    """Deny tool calls a run waits on (the model gets an error with the reason)."""
-    _decide(
-        ctx,
-        run_id,
-        calls,
-        "deny",
-        reason=reason,
-        remember=remember,
-        style_options={"as_json": as_json, "events": events},
-    )

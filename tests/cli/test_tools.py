@@ -43,7 +43,7 @@ def test_chat_workspace_for_one_run(cli: Cli, tmp_path: Path) -> None:
     spec = cli.home.parent / "writer.yaml"
     spec.write_text(
         "id: writer\nmodel: offline/demo\nmodel_params: {delay_ms: 0}\n"
-        "tools: [write_file, read_file]\n"
+        "tools: [write_file, read_file]\napproval: {write_file: allow}\n"
     )
     cli.ok("agents", "create", "-f", str(spec))
     folder = tmp_path / "project"

@@ -41,6 +41,8 @@ async def worker(agio: Agio) -> Agio:
             "model": "offline/demo",
             "model_params": {"delay_ms": 0},
             "tools": ["write_file", "edit_file", "read_file", "shell", "list_files"],
+            # These tests are about the tools; approvals have their own tests.
+            "approval": {"*": "allow"},
         }
     )
     return agio

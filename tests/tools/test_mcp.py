@@ -193,6 +193,8 @@ async def test_agio(home: Path) -> AsyncIterator[Agio]:
                 "model_params": {"delay_ms": 0},
                 "tools": ["t__*"],
                 "mcp_servers": {"t": {"command": sys.executable, "args": [str(TEST_SERVER)]}},
+                # These tests are about calling the tools; approvals have their own tests.
+                "approval": {"t__*": "allow"},
             }
         )
         yield agio
@@ -330,6 +332,7 @@ id: remote
 model: offline/demo
 model_params: {{delay_ms: 0}}
 tools: [web__echo, web__weather, web__fail]
+approval: {{"web__*": allow}}
 mcp_servers:
   web:
     url: {http_server}

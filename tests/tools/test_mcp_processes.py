@@ -24,6 +24,7 @@ model: offline/demo
 model_params: {{delay_ms: 0}}
 max_steps: {max_steps}
 tools: ["t__*"]
+approval: {{"t__*": allow}}
 mcp_servers:
   t:
     command: {sys.executable}
