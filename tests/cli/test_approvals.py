@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -117,3 +119,33 @@ def test_approved_from_another_terminal_while_the_prompt_waits(cli: Cli) -> None
             chat.kill()
     text = without_ansi(screen.decode(errors="replace"))
     assert "decided elsewhere" in text and "6*7 = 42" in text
+
+
+def test_a_decider_killed_mid_call_leaves_the_run_resumable_with_its_decision(cli: Cli) -> None:
+    path = cli.home.parent / "sheller.yaml"
+    path.write_text(
+        "id: sheller\nmodel: offline/demo\nmodel_params: {delay_ms: 0}\ntools: [shell]\n"
+    )
+    cli.ok("agents", "create", "-f", str(path))  # shell asks by default
+    # Slow the first time only: the resumed run finds the marker and goes on at once.
+    command = "test -f marker || { touch marker; sleep 3; }; echo ran"
+    chat = cli.process("chat", "-a", "sheller", "call shell " + json.dumps({"command": command}))
+    assert chat.returncode == 1, chat.stderr
+    run_id = cli.ok("runs", "list", "-q", "--status", "awaiting_approval").strip()
+
+    decider = cli.spawn("runs", "approve", run_id)
+    deadline = time.monotonic() + 20
+    while "tool_call_started" not in cli.ok("runs", "events", run_id):
+        assert time.monotonic() < deadline and decider.poll() is None, "the call never started"
+        time.sleep(0.05)
+    decider.send_signal(signal.SIGKILL)
+    decider.wait(timeout=10)
+
+    run = cli.json("runs", "show", run_id)
+    assert run["status"] == "interrupted"  # its process died while it was running
+    assert [p["decision"] for p in run["pending_approvals"]] == ["approve"]
+    resumed = cli.process("runs", "resume", run_id)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "ran" in resumed.stdout
+    events = cli.ok("runs", "events", run_id)
+    assert events.count('"tool_approval_requested"') == 1  # decided once, never asked again
