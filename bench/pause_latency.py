@@ -8,7 +8,8 @@ steps of a many-step run, while checkpoints are written. Three ways of asking:
   other facade    a second `Agio` on the same AGIO_HOME: the request goes through the store,
                   as from another process, and the owner's control poll (CONTROL_POLL_S) sees it
   agio serve      `POST /api/runs/{id}/pause` to a real `agio serve`, `run_paused` read from
-                  the chat's SSE stream
+                  the chat's SSE stream (with `--database-url`: two workers on PostgreSQL,
+                  each request on a new connection, so it often lands on the other worker)
 
 The baseline, measured in the same run, is the store's control round trip (write a request,
 read it back) plus CONTROL_POLL_S, the floor of the cross-process path on TinyDB (PostgreSQL
@@ -115,7 +116,7 @@ async def embedded(
         settings = Settings(home=Path(home), database_url=database_url)
         async with Agio(settings) as owner, Agio(settings) as other:
             for agent in (COUNTER, STEPPER):
-                await owner.create_agent(agent)
+                await owner.create_agent(agent, replace=True)
             baseline = await control_round_trip(owner)
             results: dict[str, list[float]] = {"same": [], "other": []}
             missed = {"same": 0, "other": 0}
@@ -165,19 +166,27 @@ async def pause_served(client: httpx.AsyncClient, agent: str) -> float | None:
     return (paused_at - requested[0]) * 1000
 
 
-async def served(pauses: int) -> tuple[list[float], int]:
+async def served(pauses: int, database_url: str) -> tuple[list[float], int]:
     port = free_port()
     with tempfile.TemporaryDirectory() as home:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGIO_")}
         env.update(AGIO_HOME=home, AGIO_LOG_LEVEL="WARNING")
+        workers = []
+        if database_url:  # two workers: a pause often reaches the one not driving the run
+            env["AGIO_DATABASE_URL"] = database_url
+            workers = ["--workers", "2"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "agio_cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "agio_cli", "serve", "--port", str(port), *workers],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            # A new connection per request, so that requests spread across workers.
+            fresh = httpx.Limits(max_keepalive_connections=0)
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", timeout=60, limits=fresh
+            ) as client:
                 for _ in range(300):
                     try:
                         if (await client.get("/api/health")).status_code == 200:
@@ -185,7 +194,8 @@ async def served(pauses: int) -> tuple[list[float], int]:
                     except httpx.TransportError:
                         await asyncio.sleep(0.1)
                 for agent in (COUNTER, STEPPER):
-                    (await client.post("/api/agents", json=agent)).raise_for_status()
+                    created = await client.post("/api/agents", json=agent)
+                    assert created.status_code in {201, 409}, created.text  # 409: made before
                 latencies, missed = [], 0
                 for i in range(pauses):
                     ms = await pause_served(client, "counter" if i % 2 == 0 else "stepper")
@@ -205,14 +215,15 @@ def main() -> None:
     parser.add_argument(
         "--database-url",
         default="",
-        help="embedded on this PostgreSQL (control by LISTEN/NOTIFY) instead of TinyDB",
+        help="PostgreSQL instead of TinyDB (control by LISTEN/NOTIFY), and `agio serve "
+        "--workers 2`",
     )
     args = parser.parse_args()
     random.seed(15)
     same, other, missed_same, missed_other, baseline = asyncio.run(
         embedded(args.pauses, args.database_url)
     )
-    http, missed_http = asyncio.run(served(args.pauses))
+    http, missed_http = asyncio.run(served(args.pauses, args.database_url))
     print(
         f"baseline       store control round trip {baseline:.1f} ms (median) + CONTROL_POLL_S"
         f" {CONTROL_POLL_S * 1000:.0f} ms = {baseline + CONTROL_POLL_S * 1000:.1f} ms"
