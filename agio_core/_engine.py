@@ -12,7 +12,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
 from ._time import utcnow
-from .approvals import PendingApproval, denial
+from .approvals import (
+    DECISION,
+    PendingApproval,
+    calls_to_ask,
+    decisions_for,
+    denial,
+    resolution,
+)
 from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
 from .control import HEARTBEAT_EVERY_S, release
 from .errors import AgioError, ProviderError
@@ -581,41 +588,19 @@ class Runner:
         return False, so the calls run in order."""
         # Decisions stay on the run record until the step's calls are done: a pause (or a
         # crash) between two of them must not lose the decisions of the rest.
-        waiting = {call["id"] for call in pending}
-        kept = [p for p in self.run.pending_approvals if p.decision and p.tool_call_id in waiting]
+        kept = decisions_for(pending, self.run.pending_approvals)
         for decided in kept:
             if decided.tool_call_id in self.decisions:
                 continue
             self.decisions[decided.tool_call_id] = decided
-            await self.log.emit(
-                ToolApprovalResolved(
-                    **self.log.envelope(),
-                    tool_call_id=decided.tool_call_id,
-                    decision="approved" if decided.decision == "approve" else "denied",
-                    reason=decided.reason,
-                    remembered=decided.remembered,
-                )
-            )
+            await self.log.emit(ToolApprovalResolved(**self.log.envelope(), **resolution(decided)))
         self.run.pending_approvals = kept
-        asked = [
-            PendingApproval(
-                tool_call_id=call["id"],
-                name=call.get("function", {}).get("name", ""),
-                arguments=call.get("function", {}).get("arguments") or "{}",
-                step=self.step,
-            )
-            for call in pending
-            if call["id"] not in self.decisions
-            and self._policy_of(call.get("function", {}).get("name", "")) == "ask"
-        ]
+        asked = calls_to_ask(pending, self.decisions, self._policy_of, self.step)
         if not asked:
             return False
         for call in asked:
             await self.log.emit(
-                ToolApprovalRequested(
-                    **self.log.envelope(),
-                    **call.model_dump(include={"tool_call_id", "name", "arguments", "step"}),
-                )
+                ToolApprovalRequested(**self.log.envelope(), **call.model_dump(exclude=DECISION))
             )
         self.run.pending_approvals = [*kept, *asked]
         await self._settle("awaiting_approval", description="awaiting approval")

@@ -9,12 +9,16 @@ which continues the run (see `Agio.decide`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Literal
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._time import utcnow
 from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from .runs import Run
 
 Decision = Literal["approve", "deny"]
 # What a remembered decision becomes for the rest of the session.
@@ -33,6 +37,10 @@ class PendingApproval(BaseModel):
     remembered: bool = Field(default=False, description="The decision became a session rule.")
 
 
+# The fields of a PendingApproval that are the decision, not the call.
+DECISION = {"decision", "reason", "remembered"}
+
+
 class ApprovalDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +53,47 @@ def denial(call: PendingApproval) -> str:
     """The tool result of a denied call, as the model sees it."""
     why = f": {call.reason}" if call.reason else " (no reason given)"
     return f"Error: the user denied this call of {call.name!r}{why}"
+
+
+def decisions_for(
+    calls: Iterable[dict[str, Any]], recorded: Iterable[PendingApproval]
+) -> list[PendingApproval]:
+    """The recorded decisions that concern `calls` (a step's calls without a result yet)."""
+    waiting = {call["id"] for call in calls}
+    return [p for p in recorded if p.decision is not None and p.tool_call_id in waiting]
+
+
+def calls_to_ask(
+    calls: Iterable[dict[str, Any]],
+    decided: Mapping[str, PendingApproval],
+    policy_of: Callable[[str], str | None],
+    step: int,
+) -> list[PendingApproval]:
+    """The calls (OpenAI `tool_calls` items) that need a decision before they run."""
+    asked = []
+    for call in calls:
+        function = call.get("function", {})
+        name = function.get("name", "")
+        if call["id"] not in decided and policy_of(name) == "ask":
+            asked.append(
+                PendingApproval(
+                    tool_call_id=call["id"],
+                    name=name,
+                    arguments=function.get("arguments") or "{}",
+                    step=step,
+                )
+            )
+    return asked
+
+
+def resolution(call: PendingApproval) -> dict[str, Any]:
+    """The fields of the `tool_approval_resolved` event for a decided call."""
+    return {
+        "tool_call_id": call.tool_call_id,
+        "decision": "approved" if call.decision == "approve" else "denied",
+        "reason": call.reason,
+        "remembered": call.remembered,
+    }
 
 
 def undecided(pending: Iterable[PendingApproval]) -> list[PendingApproval]:
@@ -89,3 +138,24 @@ def apply_decisions(
             )
         updated.append(call)
     return updated, new_rules
+
+
+def recording(
+    decisions: list[ApprovalDecision], *, remember: bool, claim: dict[str, Any]
+) -> Callable[[Run], dict[str, Any]]:
+    """The change to a waiting run that stores `decisions` (for `Store.transition_run`); if
+    they leave nothing undecided, it also applies `claim`, which makes the run `running`
+    under the decider."""
+
+    def change(current: Run) -> dict[str, Any]:
+        pending, rules = apply_decisions(
+            current.pending_approvals, decisions, remember=remember, rules=current.approval_rules
+        )
+        changes: dict[str, Any] = {
+            "pending_approvals": pending,
+            "approval_rules": rules,
+            "updated_at": utcnow(),
+        }
+        return changes | claim if not undecided(pending) else changes
+
+    return change

@@ -28,7 +28,7 @@ from .agents import (
     load_agent_file,
     parse_agent_spec,
 )
-from .approvals import ApprovalDecision, apply_decisions, undecided
+from .approvals import ApprovalDecision, apply_decisions, recording, undecided
 from .attachments import Attachment, user_content
 from .checkpoints import (
     AgentSnapshot,
@@ -716,7 +716,11 @@ class Agio:
             )
 
     async def decide(
-        self, run_id: str, decisions: list[ApprovalDecision], *, remember: bool = False
+        self,
+        run_id: str,
+        decisions: list[ApprovalDecision] | list[dict[str, Any]],
+        *,
+        remember: bool = False,
     ) -> Run:
         """Decide tool calls the run waits on (see `decide_and_continue`); returns the run:
         `awaiting_approval` while calls are undecided, else going on in this process."""
@@ -749,23 +753,7 @@ class Agio:
         record = await self._checkpoint_record(run.last_checkpoint_id)
         messages = await self._messages_of(record)
         with owning(run_id) as owner:
-
-            def decided(current: Run) -> dict[str, Any]:
-                pending, rules = apply_decisions(
-                    current.pending_approvals,
-                    parsed,
-                    remember=remember,
-                    rules=current.approval_rules,
-                )
-                changes: dict[str, Any] = {
-                    "pending_approvals": pending,
-                    "approval_rules": rules,
-                    "updated_at": utcnow(),
-                }
-                if not undecided(pending):
-                    changes |= self._claim(owner)
-                return changes
-
+            decided = recording(parsed, remember=remember, claim=self._claim(owner))
             updated = await self.store.transition_run(run_id, {"awaiting_approval"}, decided)
             if updated is None or updated.status == "awaiting_approval":
                 release(run_id)
