@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import _output as out
 from ._errors import say
 from ._render import Style, describe_call
-from ._stream import Followable, last_seq, show_run
+from ._stream import Followable, how_to_decide, last_seq, show_run
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -82,32 +82,48 @@ async def _ask(call: PendingApproval) -> str | None:
         out.console(stderr=True).print("please answer y, n or a: ", end="")
 
 
-async def _decided_elsewhere(agio: Agio, run_id: str) -> None:
-    while (await agio.get_run(run_id)).status == "awaiting_approval":
-        await asyncio.sleep(LOOK_EVERY_S)
+class _Question:
+    """The questions about one wait, racing with decisions made elsewhere."""
 
+    def __init__(self, agio: Agio, run: Run) -> None:
+        self.agio = agio
+        self.run = run
+        self.deciding = False  # our own decision is being stored: the run moving is ours
 
-async def _decide_here(agio: Agio, run: Run) -> Followable | None:
-    """Ask about each undecided call; the last answer continues the run here."""
-    from agio_core import ApprovalDecision
+    async def decided_elsewhere(self) -> None:
+        while self.deciding or (await self.agio.get_run(self.run.id)).status == (
+            "awaiting_approval"
+        ):
+            await asyncio.sleep(LOOK_EVERY_S)
 
-    handle = None
-    while run.status == "awaiting_approval" and (
-        waiting := [p for p in run.pending_approvals if p.decision is None]
-    ):
-        answer = await _ask(waiting[0])
-        if answer is None:
-            raise EOFError
-        decision = ApprovalDecision(
-            tool_call_id=waiting[0].tool_call_id,
-            decision="deny" if answer == "deny" else "approve",
-            reason="denied at the terminal" if answer == "deny" else None,
-        )
-        handle = await agio.decide_and_continue(run.id, [decision], remember=answer == "always")
-        if handle is not None:
-            return handle
-        run = await agio.get_run(run.id)
-    return handle
+    async def ask(self) -> Followable | None:
+        """Ask about each undecided call; the last answer continues the run here."""
+        from agio_core import ApprovalDecision
+
+        agio, run = self.agio, self.run
+        handle = None
+        while run.status == "awaiting_approval" and (
+            waiting := [p for p in run.pending_approvals if p.decision is None]
+        ):
+            answer = await _ask(waiting[0])
+            if answer is None:
+                raise EOFError
+            decision = ApprovalDecision(
+                tool_call_id=waiting[0].tool_call_id,
+                decision="deny" if answer == "deny" else "approve",
+                reason="denied at the terminal" if answer == "deny" else None,
+            )
+            self.deciding = True
+            try:  # shielded: a decision half made would leave the run claimed and idle
+                handle = await asyncio.shield(
+                    agio.decide_and_continue(run.id, [decision], remember=answer == "always")
+                )
+            finally:
+                self.deciding = False
+            if handle is not None:
+                return handle
+            run = await agio.get_run(run.id)
+        return handle
 
 
 async def follow_and_ask(
@@ -120,10 +136,14 @@ async def follow_and_ask(
         if run.status != "awaiting_approval" or not can_ask():
             return run
         after_seq = await last_seq(agio, run.id)
-        asking = asyncio.create_task(_decide_here(agio, run))
-        elsewhere = asyncio.create_task(_decided_elsewhere(agio, run.id))
+        question = _Question(agio, run)
+        asking = asyncio.create_task(question.ask())
+        elsewhere = asyncio.create_task(question.decided_elsewhere())
         try:
             await asyncio.wait({asking, elsewhere}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # Ctrl-C at the question: the run goes on waiting
+            say(how_to_decide(run))
+            raise
         finally:
             for task in (asking, elsewhere):
                 task.cancel()
