@@ -603,16 +603,19 @@ class Runner:
                 ToolApprovalRequested(**self.log.envelope(), **call.model_dump(exclude=DECISION))
             )
         self.run.pending_approvals = [*kept, *asked]
+        await self._end_with(self._record_awaiting([call.tool_call_id for call in asked]))
+        return True
+
+    async def _record_awaiting(self, tool_call_ids: list[str]) -> None:
         await self._settle("awaiting_approval", description="awaiting approval")
         await self.log.emit(
             RunAwaitingApproval(
                 **self.log.envelope(),
                 checkpoint_id=self.run.last_checkpoint_id or "",
-                tool_call_ids=[call.tool_call_id for call in asked],
+                tool_call_ids=tool_call_ids,
             )
         )
         await self._sync_events()
-        return True
 
     async def _call_tool(self, call: dict[str, Any]) -> None:
         function = call.get("function", {})

@@ -634,7 +634,8 @@ class Agio:
             runner.request_pause()
         if wait <= 0:
             return run
-        settled = await self._wait_for_status(run_id, {"paused", *FINISHED, "interrupted"}, wait)
+        # Awaiting approval counts: it stopped (durably) before the pause came to it.
+        settled = await self._wait_for_status(run_id, {*WAITING, *FINISHED}, wait)
         if settled.status in FINISHED:
             # It ended before it came to a safe point: say so, as for a run already ended.
             raise ConflictError(f"run {run_id} {settled.status} before it could pause")
@@ -674,9 +675,10 @@ class Agio:
             runner.stop("cancel", reason)
         if wait <= 0:
             return run
-        settled = await self._wait_for_status(run_id, {*FINISHED, *RESUMABLE}, wait)
-        if settled.status in RESUMABLE:
-            # It paused (or its process died) before it saw the request: cancel it there.
+        settled = await self._wait_for_status(run_id, {*FINISHED, *WAITING}, wait)
+        if settled.status in WAITING:
+            # It paused, began to wait for approval, or its process died, before it saw the
+            # request: cancel it there.
             return await self.cancel_run(run_id, reason=reason, wait=wait)
         if settled.status in {"completed", "failed"}:
             # It ended otherwise before it could be cancelled: the answer says what the record
