@@ -202,7 +202,7 @@ complete -c agio -n "__agio_at 'tools list'" -s n -l limit -x -d 'At most this m
 complete -c agio -n "__agio_at 'tools list'" -l offset -x -d 'Skip this many.'
 complete -c agio -n "__agio_at 'tools list'" -l json -d 'Print JSON.'
 complete -c agio -n "__agio_at 'tools list'" -s h -l help -d 'Show help and exit.'
-complete -c agio -n "__agio_at 'store'" -a check -d 'Report files that cannot be read (each spoils only its own run);...'
+complete -c agio -n "__agio_at 'store'" -a check -d 'Report damaged files, each of which spoils only its own run; exit 1 if any stay.'
 complete -c agio -n "__agio_at 'store'" -s h -l help -d 'Show help and exit.'
 complete -c agio -n "__agio_at 'store check'" -l repair -d 'Move damaged files aside (under AGIO_HOME/damaged/).'
 complete -c agio -n "__agio_at 'store check'" -l json -d 'Print JSON.'

@@ -398,7 +398,7 @@ _agio_store() {
         '1: :->command' \
         '*:: :->args'
     case $state in
-        command) local -a commands=('check:Report files that cannot be read (each spoils only its own run);...'); _describe -t commands command commands ;;
+        command) local -a commands=('check:Report damaged files, each of which spoils only its own run; exit 1 if any stay.'); _describe -t commands command commands ;;
         args)
             case $line[1] in
                 check) _agio_store_check ;;
