@@ -43,7 +43,7 @@ from .support import HERE, agio_cli, agio_env
 SEED = int(os.environ.get("AGIO_RELIABILITY_SEED", "7"))
 # SIGKILLs of `agio serve` in the listing test: 10 keep the suite quick (~2.5 s each); the
 # issue's figure is AGIO_RELIABILITY_KILL_CYCLES=20 (docs/reliability.md).
-KILL_CYCLES = int(os.environ.get("AGIO_RELIABILITY_KILL_CYCLES", "10"))
+KILL_CYCLES = int(os.environ.get("AGIO_RELIABILITY_KILL_CYCLES", "6"))
 DRIVER = HERE / "drive_runs.py"
 TERMINAL = {"run_completed", "run_failed", "run_cancelled"}
 

@@ -19,7 +19,7 @@ SEED = int(os.environ.get("AGIO_RELIABILITY_SEED", "7"))
 
 
 async def test_cancel_and_pause_racing_the_end_embedded(settings: Settings) -> None:
-    tally = await embedded_races(settings, 400, SEED)
+    tally = await embedded_races(settings, 200, SEED)
     print(tally.summary())
     assert not tally.disagreements, tally.summary()
     # The races did cover both ways each call can go.
