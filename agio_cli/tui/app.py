@@ -1,32 +1,34 @@
-"""`AgioApp`: the Textual app behind `agio tui`, over the embedded core or an `agio serve`."""
+"""`AgioApp`: the Textual app behind `agio tui`, over the embedded core or an `agio serve`.
+
+The app opens the backend, owns the `RunFollower` and the screens, and carries out what a
+screen asks of the whole app (open a dialog, continue from a checkpoint). Screens do not reach
+into each other: they post messages, or call the follower.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import Literal
 
 from textual.app import App
 from textual.binding import Binding
 
-from agio_core import Agio, Run, RunHandle, Settings
+from agio_core import Agio, RunHandle, Settings
 
 from .._backend import open_backend, server_url
 from .commands import AgioCommands
-from .format import checkpoint_label
+from .follower import RunFollower
 from .screens.agents import AgentPicker
+from .screens.approvals import ApprovalScreen
 from .screens.base import RUN_CONTROL_BINDINGS, reported
 from .screens.chat import ChatScreen
+from .screens.confirm import Confirm
 from .screens.fork import ForkModal, ForkRequest
 from .screens.help import HelpScreen, Section
 from .screens.runs import RunsScreen
+from .screens.sessions import SessionPicker
+from .transcript import MESSAGE_BINDINGS, MessageActions
 
-ControlAction = Literal["pause", "resume", "cancel"]
-PENDING: dict[ControlAction, str] = {
-    "pause": "pausing…",
-    "resume": "resuming…",
-    "cancel": "cancelling…",
-}
 DEFAULT_AGENT = "assistant"
 
 
@@ -38,6 +40,8 @@ class AgioApp(App[None]):
         Binding("f1", "help", "Help"),
         Binding("f2", "pick_agent", "Agent"),
         Binding("f3", "runs", "Runs"),
+        Binding("f4", "sessions", "Sessions"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
     def __init__(
@@ -53,17 +57,24 @@ class AgioApp(App[None]):
         super().__init__()
         self.agent_id = agent
         self.session_id = session
-        self.server = server
+        self.server = server_url(server) if settings is None else None
         self.settings = settings
         self._backend = backend
         self._stack = AsyncExitStack()
         self._chat: ChatScreen | None = None
+        self._follower: RunFollower | None = None
+        self.messages = MessageActions(self)
 
     @property
     def agio(self) -> Agio:
         if self._backend is None:
             raise RuntimeError("the agio backend is not open yet")
         return self._backend
+
+    @property
+    def follower(self) -> RunFollower:
+        assert self._follower is not None
+        return self._follower
 
     @property
     def chat(self) -> ChatScreen:
@@ -73,15 +84,18 @@ class AgioApp(App[None]):
     def _open_backend(self) -> AbstractAsyncContextManager[Agio]:
         if self.settings is not None:
             return Agio(self.settings)
-        return open_backend(server_url(self.server))
+        return open_backend(self.server)
 
     async def on_mount(self) -> None:
         if self._backend is None:
             self._backend = await self._stack.enter_async_context(self._open_backend())
-        self._chat = ChatScreen(self.agent_id, self.session_id)
+        self._follower = RunFollower(self.agio, server=self.server)
+        self._chat = ChatScreen(self.follower, self.agent_id, self.session_id)
         await self.push_screen(self._chat)
 
     async def on_unmount(self) -> None:
+        if self._follower is not None:
+            await self._follower.stop()
         await self._stack.aclose()
 
     # screens
@@ -90,9 +104,9 @@ class AgioApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(help_sections()))
 
-    def action_runs(self) -> None:
+    def action_runs(self, session_id: str | None = None) -> None:
         if not isinstance(self.screen, RunsScreen):
-            self.push_screen(RunsScreen())
+            self.push_screen(RunsScreen(session_id=session_id))
 
     def action_pick_agent(self) -> None:
         if not isinstance(self.screen, AgentPicker):
@@ -102,48 +116,63 @@ class AgioApp(App[None]):
         if agent_id is not None:
             await self.chat.set_agent(agent_id)
 
-    # run control
+    def action_sessions(self) -> None:
+        if not isinstance(self.screen, SessionPicker):
+            self.push_screen(SessionPicker(self.follower.session_id), self._session_picked)
 
-    def control_run(self, action: ControlAction, run_id: str | None) -> None:
-        if run_id is None:
-            self.notify(
-                f"No run to {action}: send a message, or pick a run in the runs panel (F3).",
-                severity="warning",
-            )
+    async def _session_picked(self, choice: tuple[str, str] | None) -> None:
+        if choice is None:
             return
-        self._show_pending(run_id, PENDING[action])
-        self.run_worker(self._control(action, run_id), group="control", exit_on_error=False)
+        what, session_id = choice
+        if what == "runs":
+            self.action_runs(session_id)
+            return
+        with reported(self, "Session"):
+            await self.chat.open_session(session_id)
 
-    async def _control(self, action: ControlAction, run_id: str) -> None:
-        with reported(self, f"Cannot {action}"):
-            try:
-                if action == "pause":
-                    run = await self.agio.pause_run(run_id)
-                elif action == "cancel":
-                    run = await self.agio.cancel_run(run_id)
-                else:
-                    handle = await self.agio.resume_run(run_id)
-                    self.chat.follow_resumed(run_id, handle.events(after_seq=self.chat.last_seq))
-                    run = await self.agio.get_run(run_id)
-                self.notify(_control_outcome(action, run), title=run_id)
-            finally:
-                # Whatever happened, show the run as the store has it now.
-                self.chat.show_run_state(await self.agio.get_run(run_id))
-                await self._refresh_runs()
+    def open_approvals(self, run_id: str) -> None:
+        if not isinstance(self.screen, ApprovalScreen):
+            self.push_screen(ApprovalScreen(run_id))
 
-    def _show_pending(self, run_id: str, label: str) -> None:
-        """Show the requested state at once; the store confirms it a moment later."""
-        self.chat.show_pending(run_id, label)
-        for screen in self.screen_stack:
-            if isinstance(screen, RunsScreen):
-                screen.table.mark(run_id, label)
+    async def action_quit(self) -> None:
+        """Quit, but ask first while a run of this chat is going (it would be interrupted)."""
+        follower = self._follower
+        if follower is None or follower.status not in ("starting", "running"):
+            self.exit()
+            return
+        if isinstance(self.screen, Confirm):
+            return
 
-    async def _refresh_runs(self) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, RunsScreen):
-                await screen.refresh_runs(force=True)
+        def answered(quit_: bool | None) -> None:
+            if quit_:
+                self.exit()
+
+        question = (
+            f"Run {follower.run_id} is still going. Quitting leaves it interrupted "
+            "(agio runs resume continues it later). Quit anyway?"
+        )
+        self.push_screen(Confirm(question, yes="Quit", no="Stay"), answered)
 
     # time travel
+
+    async def fork_dialog(
+        self, run_id: str, *, checkpoint_id: str | None = None, in_place: bool = False
+    ) -> None:
+        """The fork / rewind dialog on a checkpoint of `run_id` (its newest if not given)."""
+        with reported(self, "Checkpoint"):
+            if checkpoint_id is None:
+                checkpoints = await self.agio.list_checkpoints(run_id)
+                if not checkpoints:
+                    self.notify(f"Run {run_id} has no checkpoint yet.", severity="warning")
+                    return
+                checkpoint_id = checkpoints[-1].id
+            checkpoint = await self.agio.get_checkpoint(checkpoint_id)
+            await self.push_screen(ForkModal(checkpoint, in_place=in_place), self._fork_chosen)
+
+    async def _fork_chosen(self, request: ForkRequest | None) -> None:
+        if request is not None and await self.continue_from(request) is not None:
+            while not isinstance(self.screen, ChatScreen):
+                self.pop_screen()  # watch the new run in the chat
 
     async def continue_from(self, request: ForkRequest) -> RunHandle | None:
         """Fork from (or rewind to) a checkpoint, then watch the new run stream in the chat."""
@@ -162,7 +191,7 @@ class AgioApp(App[None]):
                 handle = await self.agio.fork_checkpoint(
                     request.checkpoint_id, modifications=request.modifications
                 )
-            await self.chat.watch_run(
+            await self.follower.watch(
                 handle.run_id,
                 note=f"{handle.run_id}: {request.describe()}",
                 message=request.modifications.get("modified_query"),
@@ -173,14 +202,6 @@ class AgioApp(App[None]):
         return None
 
 
-def _control_outcome(action: ControlAction, run: Run) -> str:
-    if action == "pause" and run.status == "paused" and run.last_checkpoint_id:
-        return f"Paused at checkpoint {checkpoint_label(run.last_checkpoint_id)}. ctrl+r resumes."
-    if action == "pause" and run.status != "paused":
-        return f"The run is {run.status}: it ended before its next safe point, nothing to pause."
-    return {"pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled."}[action]
-
-
 def help_sections() -> list[Section]:
     return [
         (
@@ -188,19 +209,27 @@ def help_sections() -> list[Section]:
             [
                 *AgioApp.BINDINGS,
                 Binding("ctrl+p", "command_palette", "Command palette (every action)"),
-                Binding("ctrl+q", "quit", "Quit"),
             ],
         ),
         ("Run control (chat: the current run; runs panel: the selected run)", RUN_CONTROL_BINDINGS),
         (
             "Chat",
-            [Binding("enter", "submit", "Send (queued while a run is busy)"), *ChatScreen.BINDINGS],
+            [
+                Binding("enter", "submit", "Send (queued while a run is busy)"),
+                Binding("ctrl+j", "newline", "New line (also shift+enter where the terminal can)"),
+                Binding("up", "history", "Earlier messages (on the first line)"),
+                Binding("tab", "focus", "Focus the messages, one by one"),
+                *ChatScreen.BINDINGS,
+            ],
         ),
+        ("A focused message", MESSAGE_BINDINGS),
         (
             "Runs panel (F3)",
             [*RunsScreen.BINDINGS, Binding("enter", "watch", "Watch the highlighted run")],
         ),
+        ("Sessions (F4)", SessionPicker.BINDINGS),
         ("Fork / rewind dialog", ForkModal.BINDINGS),
+        ("Approval dialog", ApprovalScreen.BINDINGS),
     ]
 
 

@@ -33,7 +33,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("Runs and checkpoints", "Checkpoints, forks and time travel", "app.runs"),
     Command("Choose agent", "Pick the agent to chat with", "app.pick_agent"),
     Command("Help: keys", "Show every key of the TUI", "app.help"),
+    Command("Sessions", "Open, delete or list the runs of a session", "app.sessions"),
     Command("New chat", "Start a new session", "new_chat", ChatScreen),
+    Command("Fork from the last checkpoint", "New run from this run's state", "fork", ChatScreen),
+    Command(
+        "Edit and resend the last message", "Fork with an edited query", "edit_last", ChatScreen
+    ),
+    Command("Regenerate the last answer", "Fork from before the answer", "regenerate", ChatScreen),
+    Command("Copy the last answer", "To the clipboard (OSC 52)", "copy_last", ChatScreen),
+    Command("Export conversation to Markdown", "Write a .md file here", "export", ChatScreen),
+    Command("Approve tool calls", "Decide what the run waits on", "approve", AgioScreen),
     Command("Watch run", "Follow the selected run in the chat, live", "watch", RunsScreen),
     Command("Fork from checkpoint", "New run from the selected checkpoint", "fork", RunsScreen),
     Command("Rewind to checkpoint", "Rerun this run from the checkpoint", "rewind", RunsScreen),

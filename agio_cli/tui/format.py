@@ -17,6 +17,8 @@ STATUS_STYLES: dict[str, str] = {
     "failed": "bold red",
     "cancelled": "red",
     "interrupted": "yellow",
+    "awaiting_approval": "bold magenta",
+    "disconnected": "bold white on red",
 }
 STATUS_ICONS: dict[str, str] = {
     "starting": "…",
@@ -26,6 +28,8 @@ STATUS_ICONS: dict[str, str] = {
     "failed": "✗",
     "cancelled": "■",
     "interrupted": "↯",
+    "awaiting_approval": "?",
+    "disconnected": "⚡",
 }
 
 

@@ -16,7 +16,7 @@ async def test_message_streams_answer_with_tool_call(agio: Agio) -> None:
         await started_app(pilot)
         await pilot.press(*"What is 12*7?", "enter")  # typed, key by key
         chat = app.chat
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="run completes")
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="run completes")
         view = chat.query(RunView).last()
         assert view.answer == "12*7 = 84."
         tool = view.query_one(ToolCallView)
@@ -43,7 +43,7 @@ async def test_answer_is_shown_while_it_streams(agio: Agio) -> None:
         await send(pilot, "count to 200")  # 5 s at 25 ms a word: long enough to look at
         chat = app.chat
         await wait_for(pilot, lambda: "1 2 3 4" in chat.query(RunView).last().answer)
-        run_id = chat.run_id or ""
+        run_id = chat.follower.run_id or ""
         assert (await agio.get_run(run_id)).status == "running"
         assert chat.query_one(StatusBar).status == "running"
         assert not chat.query(RunView).last().answer.endswith("200.")
@@ -59,7 +59,7 @@ async def test_second_message_waits_for_the_busy_run_then_continues_the_session(
         await started_app(pilot)
         chat = app.chat
         await send(pilot, "count to 200")
-        await wait_for(pilot, lambda: chat.run_status == "running", what="first run running")
+        await wait_for(pilot, lambda: chat.shown_status == "running", what="first run running")
         await send(pilot, "count to 3")
         queued = [m for m in chat.query(UserMessage) if m.has_class("queued")]
         assert [m.text for m in queued] == ["count to 3"]
@@ -68,7 +68,7 @@ async def test_second_message_waits_for_the_busy_run_then_continues_the_session(
 
         await pilot.press("ctrl+x")  # the first run ends (cancelled): the queued one goes
         await wait_for(pilot, lambda: len(chat.query(RunView)) == 2, what="queued message sent")
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="second run completes")
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="second run completes")
         assert not [m for m in chat.query(UserMessage) if m.has_class("queued")]
         assert chat.query(RunView).last().answer == "1 2 3."
         second, first = (await agio.list_runs()).items

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.chat import ChatScreen
 from agio_cli.tui.screens.runs import RunsScreen
-from agio_cli.tui.widgets.conversation import AnswerBlock, Notice, RunView, ToolCallView
+from agio_cli.tui.widgets.conversation import Answer, Notice, RunView, ToolCallView
 from agio_cli.tui.widgets.status import StatusBar
 from agio_core import Agio
 
@@ -19,8 +19,8 @@ async def test_pause_then_resume_keys(agio: Agio) -> None:
         await started_app(pilot)
         chat = app.chat
         await send(pilot, "count to 80")  # 2 s, unless the pause cuts it
-        await wait_for(pilot, lambda: chat.run_status == "running", what="the run started")
-        run_id = chat.run_id or ""
+        await wait_for(pilot, lambda: chat.shown_status == "running", what="the run started")
+        run_id = chat.follower.run_id or ""
         shown: list[str | None] = []
 
         def record(status: str | None) -> None:
@@ -31,16 +31,16 @@ async def test_pause_then_resume_keys(agio: Agio) -> None:
         await pilot.press("ctrl+z")
         await wait_for(pilot, lambda: bool(shown), what="a status change")
         assert shown[0] == "pausing…"  # at once, before the run reaches its safe point
-        paused = await wait_for_status(agio, run_id, "paused")  # the stream is cut
+        paused = await wait_for_status(agio, run_id, "paused")  # at the end of the stream
         assert paused.last_checkpoint_id is not None
         await wait_for(pilot, lambda: chat.query_one(StatusBar).status == "paused")
         assert any(n.has_class("paused") for n in chat.query(Notice))
         # The cut step's text stays on screen, marked void, and is not part of the answer.
-        (cut,) = chat.query(AnswerBlock).filter(".discarded")
+        (cut,) = chat.query(Answer).filter(".discarded")
         assert cut.text.startswith("1 2") and chat.query(RunView).last().answer == ""
 
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="resumed run ends")
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="resumed run ends")
         run = await agio.get_run(run_id)
         expected = " ".join(str(i) for i in range(1, 81)) + "."
         assert (run.status, run.response) == ("completed", expected)
@@ -56,11 +56,11 @@ async def test_pause_during_a_tool_call(agio: Agio, slow_tools: str) -> None:
         await send(pilot, "What time is it?")
         await wait_for(pilot, lambda: bool(chat.query(ToolCallView)), what="slow tool call")
         await pilot.press("ctrl+z")
-        await wait_for_status(agio, chat.run_id or "", "paused")
+        await wait_for_status(agio, chat.follower.run_id or "", "paused")
         tool = chat.query_one(ToolCallView)
         await wait_for(pilot, lambda: tool.result == "12:00 UTC", what="the tool's result")
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="resumed run ends")
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="resumed run ends")
         assert chat.query(RunView).last().answer == "The current time is 12:00 UTC."
 
 
@@ -72,11 +72,11 @@ async def test_cancel_key_stops_the_stream_and_keeps_the_partial_answer(agio: Ag
         chat = app.chat
         await send(pilot, "count to 500")
         await wait_for(pilot, lambda: "1 2 3" in chat.query(RunView).last().answer)
-        run_id = chat.run_id or ""
+        run_id = chat.follower.run_id or ""
         await pilot.press("ctrl+x")
         run = await wait_for_status(agio, run_id, "cancelled")
         assert run.response and run.response.startswith("1 2 3")
-        await wait_for(pilot, lambda: chat.run_status == "cancelled", what="chat sees cancel")
+        await wait_for(pilot, lambda: chat.shown_status == "cancelled", what="chat sees cancel")
         assert chat.query_one(StatusBar).status == "cancelled"
         assert any(n.has_class("cancelled") for n in chat.query(Notice))
 
@@ -111,9 +111,9 @@ async def test_runs_panel_controls_and_watches_a_run_started_elsewhere(
         await pilot.press("w")  # watch it in the chat
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), what="back in chat")
         chat = app.chat
-        await wait_for(pilot, lambda: chat.run_status == "paused", what="chat follows run")
-        assert chat.run_id == handle.run_id
+        await wait_for(pilot, lambda: chat.shown_status == "paused", what="chat follows run")
+        assert chat.follower.run_id == handle.run_id
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="resumed run ends")
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="resumed run ends")
         assert chat.query(RunView).last().answer == "The current time is 12:00 UTC."
         assert (await agio.get_run(handle.run_id)).status == "completed"

@@ -30,7 +30,7 @@ async def test_agent_picker_switches_the_agent(agio: Agio) -> None:
         status = app.chat.query_one(StatusBar)
         await wait_for(pilot, lambda: status.agent_id == "zeta", what="agent switched")
         await send(pilot, "count to 3")
-        await wait_for(pilot, lambda: app.chat.run_status == "completed")
+        await wait_for(pilot, lambda: app.chat.shown_status == "completed")
         assert (await agio.list_runs()).items[0].agent_id == "zeta"
 
 
@@ -100,8 +100,8 @@ async def test_session_option_shows_history_and_continues_it(agio: Agio) -> None
         )
         assert chat.query(RunView).first().message == "My name is Ada"
         assert chat.query(RunView).first().answer == first.response
-        assert chat.run_status == "completed"
+        assert chat.shown_status == "completed"
         await send(pilot, "What is my name?")
         await wait_for(pilot, lambda: len(chat.query(RunView)) == 2)
-        await wait_for(pilot, lambda: chat.run_status == "completed")
+        await wait_for(pilot, lambda: chat.shown_status == "completed")
         assert chat.query(RunView).last().answer == "Your name is Ada."

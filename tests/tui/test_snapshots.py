@@ -68,7 +68,7 @@ def test_chat_screen(snap_compare: Any, settings: Settings) -> None:
         await send(pilot, "What is 12*7?")
         app = pilot.app
         assert isinstance(app, AgioApp)
-        await wait_for(pilot, lambda: app.chat.run_status == "completed", what="answer")
+        await wait_for(pilot, lambda: app.chat.shown_status == "completed", what="answer")
         await pilot.pause(0.2)
         mask_volatile(app)
 

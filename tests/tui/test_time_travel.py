@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, TextArea
+from textual.widgets import Checkbox, TextArea
 
 from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.fork import ForkModal
@@ -11,6 +11,7 @@ from agio_cli.tui.screens.runs import RunsScreen
 from agio_cli.tui.widgets.conversation import Notice, RunView
 from agio_cli.tui.widgets.fork_tree import ForkTree
 from agio_cli.tui.widgets.messages import MessageList
+from agio_cli.tui.widgets.prompt import Prompt
 from agio_core import Agio
 
 from .tui_helpers import SIZE, send, started_app, wait_for
@@ -33,8 +34,8 @@ async def test_fork_with_new_system_prompt_streams_a_new_run(agio: Agio) -> None
         await started_app(pilot)
         chat = app.chat
         await send(pilot, "hello there")
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="first run")
-        source = chat.run_id or ""
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="first run")
+        source = chat.follower.run_id or ""
         source_checkpoints = (await agio.list_checkpoints(source)).items
 
         runs = await open_runs(pilot)
@@ -48,13 +49,13 @@ async def test_fork_with_new_system_prompt_streams_a_new_run(agio: Agio) -> None
         await pilot.press("f")
         await wait_for(pilot, lambda: isinstance(app.screen, ForkModal), what="fork dialog")
         modal = app.screen
-        assert modal.query_one("#fork-query", Input).value == "hello there"
+        assert modal.query_one("#fork-query", Prompt).text == "hello there"
         modal.query_one("#fork-system", TextArea).text = PIRATE
         await pilot.press("ctrl+s")
 
-        await wait_for(pilot, lambda: chat.run_id not in (None, source), what="forked run")
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="fork completes")
-        fork_id = chat.run_id or ""
+        await wait_for(pilot, lambda: chat.follower.run_id not in (None, source), what="forked run")
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="fork completes")
+        fork_id = chat.follower.run_id or ""
         view = chat.query(RunView).last()
         assert f'My instructions are: "{PIRATE}"' in view.answer
         assert any("forked from #" in str(n.render()) for n in view.query(Notice))
@@ -79,8 +80,8 @@ async def test_rewind_in_place_with_edited_query(agio: Agio) -> None:
         await started_app(pilot)
         chat = app.chat
         await send(pilot, "What is 2+2?")
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="first run")
-        run_id = chat.run_id or ""
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="first run")
+        run_id = chat.follower.run_id or ""
 
         runs = await open_runs(pilot)
         runs.timeline.highlighted = 0  # step 0: before the first model call
@@ -88,11 +89,11 @@ async def test_rewind_in_place_with_edited_query(agio: Agio) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ForkModal), what="rewind dialog")
         modal = app.screen
         assert modal.query_one("#fork-in-place", Checkbox).value is True
-        modal.query_one("#fork-query", Input).value = "What is 6*7?"
+        modal.query_one("#fork-query", Prompt).text = "What is 6*7?"
         await pilot.click("#fork-submit")
         await wait_for(pilot, lambda: len(chat.query(RunView)) == 2, what="rewound run shown")
-        await wait_for(pilot, lambda: chat.run_status == "completed", what="rewound run ends")
-        assert chat.run_id == run_id
+        await wait_for(pilot, lambda: chat.shown_status == "completed", what="rewound run ends")
+        assert chat.follower.run_id == run_id
         rewound = chat.query(RunView).last()
         assert (rewound.message, rewound.answer) == ("What is 6*7?", "6*7 = 42.")
         run = await agio.get_run(run_id)

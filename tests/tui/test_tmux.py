@@ -71,7 +71,7 @@ def test_agio_tui_answers_in_a_real_terminal(
     )
     assert started.returncode == 0, started.stderr
 
-    terminal.wait(lambda: "Message the agent" in terminal.screen(), "the chat screen")
+    terminal.wait(lambda: "Enter sends" in terminal.screen(), "the chat screen")
     assert "OFFLINE" in terminal.screen()
     terminal.type("What is 12*7?")
     terminal.press("Enter")

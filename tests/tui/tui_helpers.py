@@ -52,8 +52,10 @@ async def started_app(pilot: Pilot[Any]) -> None:
 
 
 async def send(pilot: Pilot[Any], text: str) -> None:
-    """Put a message in the chat input and press Enter."""
-    pilot.app.screen.query_one("#prompt", Input).value = text
+    """Put a message in the chat's prompt and press Enter."""
+    from agio_cli.tui.widgets.prompt import Prompt
+
+    pilot.app.screen.query_one("#prompt", Prompt).text = text
     await pilot.press("enter")
 
 

@@ -10,11 +10,13 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Footer
 
 from agio_core import AgioError
 
 if TYPE_CHECKING:
     from ..app import AgioApp
+    from ..follower import ControlAction
 
 # Priority bindings: they work while the chat input has the focus (ctrl+x is not "cut" here).
 RUN_CONTROL_BINDINGS: list[BindingType] = [
@@ -47,11 +49,27 @@ class AgioScreen(Screen[None]):
         """The run that pause / resume / cancel act on."""
         return None
 
+    async def control(self, action: ControlAction) -> None:
+        """Pause, resume or cancel `target_run_id` (which is not None)."""
+        raise NotImplementedError
+
+    def _control(self, action: ControlAction) -> None:
+        if self.target_run_id is None:
+            self.notify(
+                f"No run to {action}: send a message, or pick a run in the runs panel (F3).",
+                severity="warning",
+            )
+            return
+        self.run_worker(self.control(action), group="control", exit_on_error=False)
+
     def action_pause_run(self) -> None:
-        self.agio_app.control_run("pause", self.target_run_id)
+        self._control("pause")
 
     def action_resume_run(self) -> None:
-        self.agio_app.control_run("resume", self.target_run_id)
+        self._control("resume")
 
     def action_cancel_run(self) -> None:
-        self.agio_app.control_run("cancel", self.target_run_id)
+        self._control("cancel")
+
+    def footer(self) -> Footer:
+        return Footer(compact=True, show_command_palette=True)

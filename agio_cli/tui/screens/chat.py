@@ -1,62 +1,56 @@
-"""The chat screen: the conversation, streamed live, with the run it follows under control."""
+"""The chat screen: the conversation, streamed live, with the run it follows under control.
+
+What the run is doing lives in the `RunFollower` (no widgets); this screen tells it what the
+user wants and shows what it reports (`follower.Starting`, `Events`, `StateChanged`…).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
-from collections.abc import AsyncIterator
-
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input
 
-from agio_core import (
-    AgioError,
-    Event,
-    Run,
-    RunCancelled,
-    RunCompleted,
-    RunFailed,
-    RunPaused,
-    RunResumed,
-    RunStarted,
-)
+from agio_core import AgioError
 
-from ..widgets.conversation import Conversation, RunView, UserMessage
+from .. import follower as fw
+from ..follower import RunFollower
+from ..widgets.conversation import Answer, Conversation, MessageAction, RunView, UserMessage
+from ..widgets.prompt import Prompt
 from ..widgets.status import StatusBar
 from .base import AgioScreen, reported
 
-# While the followed run is in one of these states, a new message waits in the queue.
-BUSY = frozenset({"starting", "running", "paused"})
-
 
 class ChatScreen(AgioScreen):
-    BINDINGS = [Binding("ctrl+n", "new_chat", "New chat")]
+    BINDINGS = [
+        Binding("ctrl+n", "new_chat", "New chat"),
+        Binding("ctrl+a", "approve", "Approve…", priority=True, show=False),
+        Binding("ctrl+e", "export", "Export", priority=True),
+        Binding("ctrl+f", "fork", "Fork…", priority=True, show=False),
+    ]
 
-    def __init__(self, agent_id: str, session_id: str | None = None) -> None:
+    def __init__(self, follower: RunFollower, agent_id: str, session_id: str | None) -> None:
         super().__init__()
+        self.follower = follower
+        follower.subscribe(self.post_message)
         self.agent_id = agent_id
-        self.session_id = session_id
-        self.run_id: str | None = None  # the run this screen follows
-        self.run_status: str | None = None
-        self.last_seq = 0
         self.view: RunView | None = None
-        self.queue: deque[UserMessage] = deque()
-        self._consuming = asyncio.Lock()  # one follower applies events at a time
+        self._queued: list[UserMessage] = []
+        self._first_session = session_id
 
     def compose(self) -> ComposeResult:
         yield Conversation(id="conversation")
-        yield Input(placeholder="Message the agent — Enter sends", id="prompt")
+        yield Prompt(placeholder="Message — Enter sends, ctrl+j new line, ↑ history", id="prompt")
         yield StatusBar(id="status")
-        yield Footer()
+        yield self.footer()
 
     async def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.prompt.focus()
+        self.status_bar.server = self.follower.server
         if not await self.set_agent(self.agent_id, quiet=True):
             self.agio_app.action_pick_agent()
-        if self.session_id:
+        if self._first_session:
             with reported(self, "Session"):
-                await self._load_session(self.session_id)
+                await self.open_session(self._first_session)
 
     @property
     def status_bar(self) -> StatusBar:
@@ -67,213 +61,202 @@ class ChatScreen(AgioScreen):
         return self.query_one(Conversation)
 
     @property
-    def busy(self) -> bool:
-        return self.run_status in BUSY
+    def prompt(self) -> Prompt:
+        return self.query_one(Prompt)
 
     @property
     def target_run_id(self) -> str | None:
-        return self.run_id
+        return self.follower.run_id
+
+    @property
+    def shown_status(self) -> str | None:
+        """The status on screen (it follows the events shown, never runs ahead of them)."""
+        return self.status_bar.status
+
+    def answer_shown(self) -> str:
+        """The newest run's answer as far as it is on screen."""
+        views = self.query(RunView)
+        return views.last().shown if views else ""
+
+    async def control(self, action: fw.ControlAction) -> None:
+        await self.follower.control(action)
 
     # agent and session
 
     async def set_agent(self, agent_id: str, *, quiet: bool = False) -> bool:
+        """Chat with `agent_id` from now on; if it cannot be had, the old agent stays."""
         try:
             agent = await self.agio_app.agio.get_agent(agent_id)
         except AgioError as exc:
-            self.notify(f"{exc.message}. Pick an agent (F2).", title="Agent", severity="error")
-            self.status_bar.agent_id, self.status_bar.model = agent_id, "?"
+            keeps = f" Still chatting with {self.agent_id}." if self.follower.agent_id else ""
+            self.notify(
+                f"{exc.message}.{keeps} Pick an agent (F2).", title="Agent", severity="error"
+            )
             return False
-        self.agent_id = agent.id
+        self.agent_id = self.follower.agent_id = agent.id
         self.status_bar.agent_id, self.status_bar.model = agent.id, agent.model
         if not quiet:
             self.notify(f"Now chatting with {agent.name} ({agent.model})", title="Agent")
         return True
 
-    async def _load_session(self, session_id: str) -> None:
-        """Show the session's earlier runs, and follow its last run if it is still going."""
+    async def open_session(self, session_id: str) -> None:
+        """Show the session's runs, and follow its last run (live if it is still going)."""
         agio = self.agio_app.agio
         page = await agio.list_runs(session_id=session_id, limit=100)
         runs = sorted(page.items, key=lambda run: run.created_at)
+        self._clear()
         if not runs:
+            self.follower.new_session()
+            self.follower.session_id = session_id
             self.notify(f"Session {session_id} is new: your first message starts it.")
             return
         for run in runs[:-1]:
             view = RunView(run.input)
+            view.run_id = run.id
             await self.conversation.mount(view)
             async for event in agio.events(run.id, follow=False):
                 await view.apply(event)
-        await self.watch_run(runs[-1].id)
+            await view.finish()
+        await self.follower.watch(runs[-1].id)
+
+    def _clear(self) -> None:
+        self.view = None
+        self.conversation.remove_children(RunView)
+        self.status_bar.reset()
 
     def action_new_chat(self) -> None:
         """A fresh session; a run still going keeps going, and queued messages carry over."""
-        self.workers.cancel_group(self, "follow")
-        self.session_id = self.run_id = self.run_status = self.view = None
-        self.last_seq = 0
-        self.conversation.remove_children(RunView)
-        self.status_bar.reset()
-        self.status_bar.status = None
+        self._clear()
+        self.follower.new_session()
         self.notify("New chat: the next message starts a new session.")
-        self.call_later(self._drain)
 
     # sending
 
-    def on_input_submitted(self, message: Input.Submitted) -> None:
-        text = message.value.strip()
-        message.input.clear()
+    @on(Prompt.Submitted, "#prompt")
+    def _submitted(self, message: Prompt.Submitted) -> None:
+        text = message.text.strip()
+        message.prompt.clear()
         if not text:
             return
-        if self.busy:
-            self._enqueue(text)
-        else:
-            self._start(text)
+        busy = self.follower.busy
+        self.follower.send(text)
+        if busy:
+            self._show_queued(text)
 
-    def _enqueue(self, text: str) -> None:
+    def _show_queued(self, text: str, *, first: bool = False) -> None:
         pending = UserMessage(text, queued=True)
-        self.queue.append(pending)
+        if first:
+            self._queued.insert(0, pending)
+        else:
+            self._queued.append(pending)
         self.conversation.mount(pending)
-        self.status_bar.queued = len(self.queue)
+        waiting = len(self.follower.queue)
         reason = (
             "the run is paused — resume (ctrl+r) or cancel (ctrl+x) it"
-            if self.run_status == "paused"
+            if self.follower.status == "paused"
             else "the agent is still answering"
         )
-        self.notify(f"Message queued ({len(self.queue)} waiting): {reason}.", title="Queued")
+        self.notify(f"Message queued ({waiting} waiting): {reason}.", title="Queued")
 
-    async def _drain(self) -> None:
-        if self.busy or not self.queue:
-            return
-        pending = self.queue.popleft()
-        self.status_bar.queued = len(self.queue)
-        await pending.remove()
-        self._start(pending.text)
-
-    def _start(self, text: str) -> None:
-        self.run_status = self.status_bar.status = "starting"
-        self.view = RunView(text)
-        self.conversation.mount(self.view)
-        self.run_worker(self._chat(text, self.view), group="follow", exclusive=True)
-
-    async def _chat(self, text: str, view: RunView) -> None:
-        try:
-            handle = await self.agio_app.agio.start_chat(
-                self.agent_id, text, session_id=self.session_id
-            )
-        except AgioError as exc:
-            await view.remove()
-            self.run_status = self.status_bar.status = None
-            self._give_back(text)
-            self.notify(exc.message, title="Not sent", severity="error")
-            return
-        self._follow_run(handle.run_id, view)
-        await self._consume(handle.events())
-
-    def _give_back(self, text: str) -> None:
-        """A message that could not be sent goes back where the user can see and resend it."""
-        prompt = self.query_one(Input)
-        if not prompt.value:
-            prompt.value = text
-            return
-        pending = UserMessage(text, queued=True)
-        self.queue.appendleft(pending)
-        self.conversation.mount(pending)
-        self.status_bar.queued = len(self.queue)
-
-    # following a run
-
-    def _follow_run(self, run_id: str, view: RunView, after_seq: int = 0) -> None:
-        view.run_id = self.run_id = run_id
-        self.view = view
-        self.last_seq = after_seq
-
-    async def watch_run(
-        self,
-        run_id: str,
-        *,
-        note: str | None = None,
-        message: str | None = None,
-        events: AsyncIterator[Event] | None = None,
-        after_seq: int = 0,
-    ) -> None:
-        """Follow a run (started here or elsewhere) in the conversation, from `after_seq`.
-
-        `message` is what the user asked, if not the run's input (a rewind with a new query).
-        """
-        agio = self.agio_app.agio
-        run = await agio.get_run(run_id)
-        self.session_id = run.session_id
-        if run.agent_id != self.agent_id:
-            await self.set_agent(run.agent_id, quiet=True)
-        view = RunView(message or run.input, note=note)
-        await self.conversation.mount(view)
-        self._follow_run(run_id, view, after_seq)
-        self.run_status = run.status
-        self.status_bar.reset()
-        self.status_bar.show_run(run)
-        stream = events if events is not None else agio.events(run_id, after_seq=after_seq)
-        self._follow(stream, switch=True)
-
-    def follow_resumed(self, run_id: str, events: AsyncIterator[Event]) -> None:
-        """The followed run was resumed: keep streaming into the same view."""
-        if run_id == self.run_id:
-            self.run_status = "running"
-            self._follow(events, switch=False)
-
-    def _follow(self, events: AsyncIterator[Event], *, switch: bool) -> None:
-        """Apply `events` in a worker. `switch`: they are another run's, so stop following the
-        old one; otherwise they continue the followed run, after the current follower."""
-        self.run_worker(self._consume(events), group="follow", exclusive=switch)
-
-    async def _consume(self, events: AsyncIterator[Event]) -> None:
-        async with self._consuming:
-            with reported(self, "Run events"):
-                await self._apply_all(events)
-        self.call_later(self._drain)
-
-    async def _apply_all(self, events: AsyncIterator[Event]) -> None:
-        async for event in events:
-            if event.run_id != self.run_id:
-                return  # the chat follows another run now
-            if event.seq > self.last_seq:
-                await self._apply(event)
-        if self.run_id is not None and self.run_status == "running":
-            # The stream ended without an end event: the run's process went away.
-            run = await self.agio_app.agio.get_run(self.run_id)
-            self.run_status = run.status
-            self.status_bar.show_run(run)
-
-    async def _apply(self, event: Event) -> None:
-        self.last_seq = event.seq
+    @on(fw.Starting)
+    async def _starting(self, message: fw.Starting) -> None:
+        if self._queued and self._queued[0].text == message.text:
+            await self._queued.pop(0).remove()
         if self.view is not None:
-            await self.view.apply(event)
-        self.status_bar.apply(event)
-        match event:
-            case RunStarted(session_id=session_id):
-                self.session_id = session_id
-                self.run_status = "running"
-            case RunResumed():
-                self.run_status = "running"
-            case RunPaused():
-                self.run_status = "paused"
-            case RunCompleted() | RunFailed() | RunCancelled():
-                self.run_status = event.type.removeprefix("run_")
+            await self.view.finish()
+        self.view = RunView(message.text, note=message.note)
+        await self.conversation.mount(self.view)
+        self.status_bar.reset()
 
-    # run control feedback (from the app)
+    @on(fw.NotSent)
+    async def _not_sent(self, message: fw.NotSent) -> None:
+        """A message that could not be sent goes back where the user can see and resend it."""
+        if self.view is not None and self.view.run_id is None:
+            await self.view.remove()
+            self.view = None
+        if not self.prompt.text:
+            self.prompt.set_text(message.text)  # the cursor at the end: typing goes on
+        else:
+            self.follower.queue.appendleft(message.text)
+            self._show_queued(message.text, first=True)
+        self.notify(message.reason, title="Not sent", severity="error")
 
-    def show_pending(self, run_id: str, label: str) -> None:
-        if run_id == self.run_id:
-            self.status_bar.status = label
+    # what the follower reports
 
-    def show_run_state(self, run: Run) -> None:
-        if run.id != self.run_id:
+    @on(fw.Events)
+    async def _events(self, message: fw.Events) -> None:
+        view = self.view
+        if view is None or message.run_id != self.follower.run_id:
+            return  # a run the chat no longer follows
+        view.run_id = message.run_id
+        for event in message.events:
+            await view.apply(event)
+            self.status_bar.apply(event)
+
+    @on(fw.StateChanged)
+    async def _state_changed(self, message: fw.StateChanged) -> None:
+        if message.run is not None:
+            self.status_bar.show_run(message.run)
+            if message.run.agent_id != self.status_bar.agent_id:
+                await self.set_agent(message.run.agent_id, quiet=True)
+        self._show_state()
+
+    def _show_state(self) -> None:
+        self.status_bar.status = self.follower.shown_status
+        self.status_bar.queued = len(self.follower.queue)
+
+    @on(fw.Toast)
+    def _notify(self, message: fw.Toast) -> None:
+        self.notify(message.text, title=message.title, severity=message.severity)  # type: ignore[arg-type]
+
+    @on(fw.ApprovalNeeded)
+    def _approval_needed(self, message: fw.ApprovalNeeded) -> None:
+        if self.is_current:
+            self.agio_app.open_approvals(message.run_id)
+        else:
+            self.notify("A tool call waits for your approval (ctrl+a in the chat).")
+
+    def action_approve(self) -> None:
+        if self.follower.run_id and self.follower.status == "awaiting_approval":
+            self.agio_app.open_approvals(self.follower.run_id)
+        else:
+            self.notify("Nothing waits for approval in this chat.", severity="warning")
+
+    # actions on a message (a focused one, or the last one from the palette)
+
+    @on(MessageAction)
+    async def _message_action(self, message: MessageAction) -> None:
+        await self.agio_app.messages.act(message)
+
+    def _views(self) -> list[RunView]:
+        return list(self.query(RunView))
+
+    def action_export(self) -> None:
+        self.agio_app.messages.export(self._views(), self.agent_id)
+
+    async def _on_last(self, action: str) -> None:
+        views = [view for view in self._views() if view.run_id is not None]
+        if not views:
+            self.notify("No message yet.", severity="warning")
             return
-        self.run_status = run.status
-        self.status_bar.show_run(run)
-        if not self._following():
-            # e.g. a paused run was cancelled: pick up its last events, then send what waits.
-            self._follow(self.agio_app.agio.events(run.id, after_seq=self.last_seq), switch=False)
+        await self.agio_app.messages.act(MessageAction(action, views[-1]))
 
-    def _following(self) -> bool:
-        return any(
-            worker.node is self and worker.group == "follow" and not worker.is_finished
-            for worker in self.workers
-        )
+    async def action_copy_last(self) -> None:
+        answers = self.query(Answer)
+        if not answers:
+            self.notify("No answer yet.", severity="warning")
+            return
+        await self.agio_app.messages.act(MessageAction("copy", answers.last()))
+
+    async def action_regenerate(self) -> None:
+        await self._on_last("regenerate")
+
+    async def action_edit_last(self) -> None:
+        await self._on_last("edit")
+
+    async def action_fork(self) -> None:
+        """The fork dialog on the followed run's newest checkpoint."""
+        if self.follower.run_id is None:
+            self.notify("No run yet: send a message first.", severity="warning")
+            return
+        await self.agio_app.fork_dialog(self.follower.run_id)

@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
+from textual.widgets import Button, Checkbox, Label, Static, TextArea
 
 from agio_core import Checkpoint
 
 from ..format import checkpoint_label
+from ..widgets.prompt import Prompt
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,12 @@ class ForkModal(ModalScreen[ForkRequest | None]):
         Binding("ctrl+s", "submit", "Go", priority=True),
     ]
 
-    def __init__(self, checkpoint: Checkpoint, *, in_place: bool = False) -> None:
+    def __init__(
+        self, checkpoint: Checkpoint, *, in_place: bool = False, title: str | None = None
+    ) -> None:
         super().__init__()
         self.checkpoint = checkpoint
+        self.title_text = title
         self.in_place = in_place
         self.query_text = last_user_message(checkpoint)
         self.system_prompt = checkpoint.agent.system_prompt
@@ -52,13 +56,16 @@ class ForkModal(ModalScreen[ForkRequest | None]):
     def compose(self) -> ComposeResult:
         label = checkpoint_label(self.checkpoint.id)
         with Vertical(id="dialog"):
-            yield Static(
-                f"Continue from checkpoint {label} (step {self.checkpoint.step}, "
-                f"{self.checkpoint.message_count} messages)",
-                id="dialog-title",
+            where = (
+                f"checkpoint {label} (step {self.checkpoint.step}, "
+                f"{self.checkpoint.message_count} messages)"
             )
-            yield Label("Query — replaces the last user message; what followed it is redone")
-            yield Input(self.query_text, id="fork-query")
+            title = (
+                f"{self.title_text}: from {where}" if self.title_text else f"Continue from {where}"
+            )
+            yield Static(title, id="dialog-title")
+            yield Label("Query — replaces the last user message (Enter: go, ctrl+j: new line)")
+            yield Prompt(self.query_text, id="fork-query")
             yield Label("System prompt")
             yield TextArea(self.system_prompt, id="fork-system", soft_wrap=True)
             yield Checkbox(
@@ -71,7 +78,9 @@ class ForkModal(ModalScreen[ForkRequest | None]):
                 yield Button("Cancel", id="fork-cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#fork-query", Input).focus()
+        query = self.query_one("#fork-query", Prompt)
+        query.move_cursor(query.document.end)
+        query.focus()
 
     def _verb(self) -> str:
         return "Rewind" if self.in_place else "Fork"
@@ -86,7 +95,8 @@ class ForkModal(ModalScreen[ForkRequest | None]):
         else:
             self.action_cancel()
 
-    def on_input_submitted(self) -> None:
+    def on_prompt_submitted(self, message: Prompt.Submitted) -> None:
+        message.stop()
         self.action_submit()
 
     def action_cancel(self) -> None:
@@ -98,7 +108,7 @@ class ForkModal(ModalScreen[ForkRequest | None]):
     def request(self) -> ForkRequest:
         """Only what the user changed: an unchanged query must not cut the history short."""
         modifications: dict[str, Any] = {}
-        query = self.query_one("#fork-query", Input).value.strip()
+        query = self.query_one("#fork-query", Prompt).text.strip()
         if query and query != self.query_text:
             modifications["modified_query"] = query
         system = self.query_one("#fork-system", TextArea).text.strip()

@@ -6,17 +6,17 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, OptionList, Tree
+from textual.widgets import DataTable, OptionList, Tree
 
-from agio_core import Run
+from agio_core import AgioError, Run
 
+from ..follower import PENDING, ControlAction, control_call, control_outcome
 from ..format import checkpoint_label
 from ..widgets.fork_tree import ForkTree
 from ..widgets.messages import MessageList
 from ..widgets.runs_table import RunsTable
 from ..widgets.timeline import CheckpointTimeline
 from .base import AgioScreen, reported
-from .fork import ForkModal, ForkRequest
 
 REFRESH_EVERY_S = 2.0
 RUNS_SHOWN = 100
@@ -35,10 +35,13 @@ class RunsScreen(AgioScreen):
         Binding("f", "fork", "Fork…"),
         Binding("b", "rewind", "Rewind…"),
         Binding("r", "refresh", "Refresh"),
+        Binding("s", "toggle_session", "Session/all"),
+        Binding("a", "approve", "Approve…"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, *, session_id: str | None = None) -> None:
         super().__init__()
+        self.session_id = session_id  # only this session's runs, if given
         self._fingerprint: list[tuple[str, str, int]] = []
         self._details_of: tuple[str, int] | None = None
         self._refreshing = False
@@ -50,16 +53,20 @@ class RunsScreen(AgioScreen):
                 yield CheckpointTimeline(id="timeline")
                 yield ForkTree(id="forks")
             yield MessageList(id="messages")
-        yield Footer()
+        yield self.footer()
 
     async def on_mount(self) -> None:
-        self.query_one(RunsTable).border_title = "Runs"
+        self._title_runs()
         self.query_one(CheckpointTimeline).border_title = "Checkpoints"
         self.query_one(ForkTree).border_title = "Fork tree"
         self.query_one(MessageList).border_title = "Messages at checkpoint"
         await self.refresh_runs()
         self.query_one(RunsTable).focus()
         self.set_interval(REFRESH_EVERY_S, self.refresh_runs)
+
+    def _title_runs(self) -> None:
+        which = f"of session {self.session_id}" if self.session_id else "all sessions"
+        self.query_one(RunsTable).border_title = f"Runs · {which} (s toggles)"
 
     @property
     def table(self) -> RunsTable:
@@ -82,7 +89,9 @@ class RunsScreen(AgioScreen):
         self._refreshing = True
         try:
             with reported(self, "Runs"):
-                page = await self.agio_app.agio.list_runs(limit=RUNS_SHOWN)
+                page = await self.agio_app.agio.list_runs(
+                    session_id=self.session_id, limit=RUNS_SHOWN
+                )
                 fingerprint = _fingerprint(page.items)
                 if fingerprint != self._fingerprint or force:
                     self._fingerprint = fingerprint
@@ -93,6 +102,41 @@ class RunsScreen(AgioScreen):
 
     async def action_refresh(self) -> None:
         await self.refresh_runs(force=True)
+
+    async def action_toggle_session(self) -> None:
+        follower = self.agio_app.follower
+        if self.session_id is None and follower.session_id is None:
+            self.notify("The chat has no session yet: all runs are shown.", severity="warning")
+            return
+        self.session_id = None if self.session_id else follower.session_id
+        self._title_runs()
+        await self.refresh_runs(force=True)
+
+    def action_approve(self) -> None:
+        run_id = self.target_run_id
+        run = self.table.runs.get(run_id) if run_id else None
+        if run is None or run.status != "awaiting_approval":
+            self.notify("The selected run does not wait for an approval.", severity="warning")
+            return
+        self.agio_app.open_approvals(run.id)
+
+    async def control(self, action: ControlAction) -> None:
+        run_id = self.target_run_id
+        if run_id is None:
+            return
+        self.table.mark(run_id, PENDING[action])
+        follower = self.agio_app.follower
+        try:
+            if run_id == follower.run_id:
+                await follower.control(action)  # the chat shows it too
+            else:
+                run = await control_call(self.agio_app.agio, action, run_id)
+                self.notify(control_outcome(action, run), title=run_id)
+        except AgioError as exc:
+            self.notify(exc.message, title=f"Cannot {action}", severity="error")
+        finally:
+            # Whatever happened, show the run as the store has it now.
+            await self.refresh_runs(force=True)
 
     async def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         await self._load_details()
@@ -149,8 +193,8 @@ class RunsScreen(AgioScreen):
     async def action_watch(self) -> None:
         if (run_id := self.target_run_id) is not None:
             self.dismiss()
-            with reported(self.agio_app.chat, "Watch"):
-                await self.agio_app.chat.watch_run(run_id, note=f"watching run {run_id}")
+            with reported(self.agio_app, "Watch"):
+                await self.agio_app.follower.watch(run_id, note=f"watching run {run_id}")
 
     async def action_fork(self) -> None:
         await self._continue(in_place=False)
@@ -160,16 +204,9 @@ class RunsScreen(AgioScreen):
 
     async def _continue(self, *, in_place: bool) -> None:
         checkpoint_id = self.timeline.selected_checkpoint_id
-        if checkpoint_id is None:
+        if checkpoint_id is None or self.target_run_id is None:
             self.notify("Pick a run with checkpoints first.", severity="warning")
             return
-        with reported(self, "Checkpoint"):
-            checkpoint = await self.agio_app.agio.get_checkpoint(checkpoint_id)
-            await self.app.push_screen(ForkModal(checkpoint, in_place=in_place), self._continued)
-
-    async def _continued(self, request: ForkRequest | None) -> None:
-        if request is None:
-            return
-        handle = await self.agio_app.continue_from(request)
-        if handle is not None:
-            self.dismiss()
+        await self.agio_app.fork_dialog(
+            self.target_run_id, checkpoint_id=checkpoint_id, in_place=in_place
+        )

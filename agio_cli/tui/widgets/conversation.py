@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from markdown_it import MarkdownIt
+import re
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Static
 
 from agio_core import (
     ContentDelta,
@@ -28,6 +31,13 @@ from agio_core import (
 
 from ..._wording import finish_note
 from ..format import checkpoint_label, clip, compact_json, duration
+from .answer import AnswerBlock
+
+_FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    return [match.group(2) for match in _FENCE.finditer(markdown)]
 
 
 class Conversation(VerticalScroll):
@@ -37,8 +47,37 @@ class Conversation(VerticalScroll):
         self.anchor()
 
 
-class UserMessage(Static):
+class MessageAction(Message):
+    """The user asked for something on a focused message (copy, edit, regenerate…)."""
+
+    def __init__(self, action: str, widget: Widget) -> None:
+        super().__init__()
+        self.action, self.widget = action, widget
+
+    @property
+    def run_view(self) -> RunView | None:
+        for node in self.widget.ancestors_with_self:
+            if isinstance(node, RunView):
+                return node
+        return None
+
+
+class _Focusable(Widget):
+    """Tab (or a click) focuses a message; its keys then act on it, up in the chat screen."""
+
+    can_focus = True
+
+    def action_act(self, action: str) -> None:
+        self.post_message(MessageAction(action, self))
+
+
+class UserMessage(_Focusable, Static):
     """What the user sent (or queued, until the busy run lets it go)."""
+
+    BINDINGS = [
+        Binding("c", "act('copy')", "Copy"),
+        Binding("e", "act('edit')", "Edit & resend"),
+    ]
 
     def __init__(self, text: str, *, queued: bool = False) -> None:
         super().__init__(Text(text), classes="user-message")
@@ -50,33 +89,22 @@ class UserMessage(Static):
         self.border_title = "You · queued until the current run ends" if queued else "You"
 
 
-def _markdown_parser() -> MarkdownIt:
-    return MarkdownIt("gfm-like", options_update={"html": False})
+class Answer(_Focusable, AnswerBlock):
+    """An answer in the transcript: focus it to copy it, copy its code or regenerate it."""
 
+    BINDINGS = [
+        Binding("c", "act('copy')", "Copy"),
+        Binding("k", "act('copy_code')", "Copy code"),
+        Binding("g", "act('regenerate')", "Regenerate"),
+    ]
 
-class AnswerBlock(Markdown):
-    """The text of one model step, streamed in as Markdown."""
+    def __init__(self, *, step: int | None = None) -> None:
+        super().__init__(step=step)
+        self.code_copied = 0  # how many code blocks, from the last, were copied in a row
 
-    def __init__(self) -> None:
-        # Raw HTML is shown as text: a model writing `<model>` means the word, not a tag.
-        super().__init__("", classes="answer", parser_factory=_markdown_parser)
-        self.text = ""
-        self._stream: MarkdownStream | None = None
-
-    async def write(self, fragment: str) -> None:
-        self.text += fragment
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self)
-        await self._stream.write(fragment)
-
-    async def finish(self) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
-
-    def discard(self) -> None:
-        """A pause cut this step: its text is void (the step is redone on resume)."""
-        self.add_class("discarded")
+    def mark(self, kind: str, title: str) -> None:
+        self.add_class(kind)
+        self.border_title = title
 
 
 class ToolCallView(Static):
@@ -88,6 +116,17 @@ class ToolCallView(Static):
         self.arguments = compact_json(arguments)
         self.result: str | None = None
         self.update(self._render_call("⚙", "running…", "italic"))
+
+    def awaiting(self) -> None:
+        self.set_class(True, "awaiting")
+        self.update(self._render_call("?", "awaiting your approval", "bold yellow"))
+
+    def resolved(self, decision: str, reason: str | None) -> None:
+        self.set_class(False, "awaiting")
+        if decision == "denied":
+            self.update(self._render_call("✗", f"denied: {reason or 'no reason'}", "red"))
+        else:
+            self.update(self._render_call("⚙", "approved, running…", "italic"))
 
     def complete(self, result: str, *, is_error: bool, duration_ms: int) -> None:
         self.result = result
@@ -122,9 +161,8 @@ class RunView(Vertical):
         self.message = message
         self.note = note
         self.run_id: str | None = None
-        self._block: AnswerBlock | None = None
+        self._block: Answer | None = None
         self._tools: dict[str, ToolCallView] = {}
-        self._answered = False
 
     def compose(self) -> ComposeResult:
         if self.note:
@@ -133,42 +171,44 @@ class RunView(Vertical):
 
     @property
     def answer(self) -> str:
-        return "".join(
-            block.text for block in self.query(AnswerBlock) if not block.has_class("discarded")
-        )
+        """What the model said, without the text of steps a pause discarded."""
+        return "".join(b.text for b in self.query(Answer) if not b.has_class("discarded"))
+
+    @property
+    def shown(self) -> str:
+        """The answer as far as it is on screen."""
+        return "".join(b.shown for b in self.query(Answer) if not b.has_class("discarded"))
 
     async def apply(self, event: Event) -> None:
         match event:
-            case ContentDelta(content=content):
-                await self._write(content)
+            case ContentDelta(content=content, step=step):
+                await self._write(content, step)
             case StepStarted():
                 await self._end_block()
-            case StepDiscarded():
+            case StepDiscarded(reason=reason):
                 if self._block is not None:
-                    self._block.discard()
+                    self._block.mark("discarded", f"discarded: {reason} — redone on resume")
                 await self._end_block()
-            case ToolApprovalRequested():
+            case ToolCallStarted() | ToolApprovalRequested():
                 await self._end_block()
-                arguments = clip(compact_json(event.arguments), 120)
-                await self._note(f"? {event.name}({arguments}) needs approval", "approval")
+                call = self._tools.get(event.tool_call_id)
+                if call is None:
+                    call = self._tools[event.tool_call_id] = ToolCallView(
+                        event.name, event.arguments
+                    )
+                    await self.mount(call)
+                if isinstance(event, ToolApprovalRequested):
+                    call.awaiting()
             case ToolApprovalResolved(decision=decision, reason=reason):
-                why = f": {reason}" if reason else ""
-                await self._note(f"{event.tool_call_id} {decision}{why}", "approval")
-            case RunAwaitingApproval(run_id=run_id):
-                await self._note(
-                    f"Awaiting approval: agio runs approve|deny {run_id} (any terminal)",
-                    "paused",
-                )
-            case ToolCallStarted():
-                await self._end_block()
-                call = ToolCallView(event.name, event.arguments)
-                self._tools[event.tool_call_id] = call
-                await self.mount(call)
+                if view := self._tools.get(event.tool_call_id):
+                    view.resolved(decision, reason)
             case ToolCallCompleted():
                 if view := self._tools.get(event.tool_call_id):
                     view.complete(
                         event.result, is_error=event.is_error, duration_ms=event.duration_ms
                     )
+            case RunAwaitingApproval():
+                await self._note("? Waiting for your approval of a tool call (ctrl+a).", "paused")
             case RunPaused(checkpoint_id=where):
                 await self._end_block()
                 at = f" at checkpoint {checkpoint_label(where)}" if where else ""
@@ -176,29 +216,49 @@ class RunView(Vertical):
             case RunResumed():
                 await self._note("▶ Resumed.", "resumed")
             case RunCancelled(reason=reason):
-                await self._end_block()
+                await self._end_block(partial="cut short: the run was cancelled")
                 await self._note(f"■ Cancelled: {reason or 'cancelled'}", "cancelled")
             case RunFailed(error=error):
-                await self._end_block()
+                await self._end_block(partial="cut short: the run failed")
                 await self._note(f"✗ Failed ({error.type}): {error.message}", "failed")
             case RunCompleted(response=response, finish_reason=finish_reason):
                 await self._end_block()
                 if response and not self.answer:
-                    await self._write(response)  # joined after the stream: show the answer
+                    await self._write(response, None)  # joined after the stream: show it
                     await self._end_block()
                 if note := finish_note(finish_reason):
                     await self._note(f"⚠ {note}", "cut")
 
-    async def _write(self, fragment: str) -> None:
+    async def _write(self, fragment: str, step: int | None) -> None:
         if self._block is None:
-            self._block = AnswerBlock()
+            self._block = Answer(step=step)
             await self.mount(self._block)
-        await self._block.write(fragment)
+        self._block.write(fragment)
 
-    async def _end_block(self) -> None:
+    async def _end_block(self, *, partial: str | None = None) -> None:
         if self._block is not None:
-            await self._block.finish()
-            self._block = None
+            block, self._block = self._block, None
+            if partial:
+                block.mark("partial", partial)
+            await block.finish()
+
+    async def finish(self) -> None:
+        """Show everything received now (the run is not followed any more)."""
+        await self._end_block()
 
     async def _note(self, text: str, kind: str) -> None:
         await self.mount(Notice(text, kind))
+
+    def to_markdown(self, agent: str) -> str:
+        parts = [f"## You\n\n{self.message}\n"]
+        for child in self.children:
+            if isinstance(child, Answer) and not child.has_class("discarded"):
+                suffix = f"\n\n*({child.border_title})*" if child.has_class("partial") else ""
+                parts.append(f"## {agent}\n\n{child.text.strip()}{suffix}\n")
+            elif isinstance(child, ToolCallView):
+                parts.append(
+                    f"> tool `{child.tool_name}({child.arguments})` → `{child.result or '…'}`\n"
+                )
+            elif isinstance(child, Notice) and not child.has_class("fork"):
+                parts.append(f"*{child.render()}*\n")
+        return "\n".join(parts)

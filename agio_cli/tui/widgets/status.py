@@ -1,4 +1,7 @@
-"""The chat's status bar: agent, model, run status, tokens, elapsed time, queue."""
+"""The chat's status bar: agent, model, run status, tokens, elapsed time, queue.
+
+The status shown is set from outside (the follower's, which knows about pending requests and
+a lost server); the clock and the tokens follow the run's events and record."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ class StatusBar(Static):
     tokens: reactive[int | None] = reactive(0)  # None: the model server did not report them
     elapsed_ms: reactive[int | None] = reactive(None)
     queued: reactive[int] = reactive(0)
+    server: reactive[str | None] = reactive(None)  # shown when the connection to it is lost
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -51,6 +55,7 @@ class StatusBar(Static):
             SEPARATOR,
             ("run ", "dim"),
             status_text(self.status),
+            *([(f" from {self.server}", "bold red")] if self._disconnected else []),
             SEPARATOR,
             ("tokens ", "dim"),
             "unknown" if self.tokens is None else str(self.tokens),
@@ -62,6 +67,14 @@ class StatusBar(Static):
             parts += [SEPARATOR, (f"{self.queued} queued", "bold yellow")]
         return Text.assemble(*parts)
 
+    @property
+    def _disconnected(self) -> bool:
+        return self.status == "disconnected" and self.server is not None
+
+    def watch_status(self, status: str | None) -> None:
+        if status == "disconnected":
+            self._close_segment(datetime.now().astimezone())  # no news: the clock stops
+
     def reset(self) -> None:
         self.tokens = 0
         self.elapsed_ms = None
@@ -70,11 +83,14 @@ class StatusBar(Static):
 
     def show_run(self, run: Run) -> None:
         """Take the figures from the run record (a run joined midway, or after control)."""
-        self.status = run.status
         self.tokens = run.metrics.total_tokens
         if run.status != "running":
             self._segment_start = None
             self.elapsed_ms = self._done_ms = run.metrics.duration_ms
+        elif self._segment_start is None and self.elapsed_ms is not None:
+            # Back after a lost connection: go on counting from what was shown.
+            self._done_ms = self.elapsed_ms
+            self._segment_start = datetime.now().astimezone()
 
     def apply(self, event: Event) -> None:
         match event:
@@ -88,19 +104,15 @@ class StatusBar(Static):
                 self.tokens = None if total is None or self.tokens is None else self.tokens + total
             case RunPaused():
                 self._close_segment(event.ts)
-                self.status = "paused"
             case RunCancelled() | RunFailed():
                 self._close_segment(event.ts)
-                self.status = event.type.removeprefix("run_")
             case RunCompleted(metrics=metrics):
                 self._segment_start = None
                 self.tokens = metrics.total_tokens
                 self.elapsed_ms = self._done_ms = metrics.duration_ms
-                self.status = "completed"
 
     def _open_segment(self, at: datetime) -> None:
         self._segment_start = at
-        self.status = "running"
         self._tick()
 
     def _close_segment(self, at: datetime) -> None:
