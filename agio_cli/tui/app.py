@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import cast
 
 from textual.app import App
 from textual.binding import Binding
@@ -17,6 +18,7 @@ from agio_core import Agio, RunHandle, Settings
 
 from .._backend import open_backend, server_url
 from .commands import AgioCommands
+from .engine_thread import ThreadedAgio
 from .follower import RunFollower
 from .screens.agents import AgentPicker
 from .screens.approvals import ApprovalScreen
@@ -82,9 +84,7 @@ class AgioApp(App[None]):
         return self._chat
 
     def _open_backend(self) -> AbstractAsyncContextManager[Agio]:
-        if self.settings is not None:
-            return Agio(self.settings)
-        return open_backend(self.server)
+        return open_tui_backend(self.server, self.settings)
 
     async def on_mount(self) -> None:
         if self._backend is None:
@@ -233,8 +233,18 @@ def help_sections() -> list[Section]:
     ]
 
 
+def open_tui_backend(
+    server: str | None, settings: Settings | None = None
+) -> AbstractAsyncContextManager[Agio]:
+    """An `agio serve` if given; else the embedded core on a thread of its own (see
+    `engine_thread`), so that drawing a long answer does not hold the run up."""
+    if server and settings is None:
+        return open_backend(server)
+    return cast("AbstractAsyncContextManager[Agio]", ThreadedAgio(settings or Settings()))
+
+
 async def _serve(agent: str, session: str | None, server: str | None) -> None:
-    async with open_backend(server_url(server)) as agio:
+    async with open_tui_backend(server_url(server)) as agio:
         await AgioApp(agent=agent, session=session, server=server, backend=agio).run_async()
 
 

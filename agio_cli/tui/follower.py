@@ -44,7 +44,11 @@ BUSY = frozenset({"starting", "running", "paused", "awaiting_approval"})
 RECONNECT_EVERY_S = 2.0
 
 
-class Starting(Message):
+class _FollowerMessage(Message, bubble=False):
+    """For the chat screen only: the app above it has nothing to do with these."""
+
+
+class Starting(_FollowerMessage):
     """A run is about to be shown: `text` is what the user asked."""
 
     def __init__(self, text: str, note: str | None = None) -> None:
@@ -52,13 +56,21 @@ class Starting(Message):
         self.text, self.note = text, note
 
 
-class Events(Message):
+class Events(_FollowerMessage):
+    """Events to show. Until the screen takes the message, more events join it: a fast
+    stream costs one message per screen turn, not one per token."""
+
     def __init__(self, run_id: str, events: list[Event]) -> None:
         super().__init__()
         self.run_id, self.events = run_id, events
+        self.taken = False
+
+    def take(self) -> list[Event]:
+        self.taken = True
+        return self.events
 
 
-class StateChanged(Message):
+class StateChanged(_FollowerMessage):
     """The followed run's status, pending label, connection or queue changed."""
 
     def __init__(self, run: Run | None = None) -> None:
@@ -66,19 +78,19 @@ class StateChanged(Message):
         self.run = run  # a fresh run record, when the change came from one
 
 
-class NotSent(Message):
+class NotSent(_FollowerMessage):
     def __init__(self, text: str, reason: str) -> None:
         super().__init__()
         self.text, self.reason = text, reason
 
 
-class ApprovalNeeded(Message):
+class ApprovalNeeded(_FollowerMessage):
     def __init__(self, run_id: str) -> None:
         super().__init__()
         self.run_id = run_id
 
 
-class Toast(Message):
+class Toast(_FollowerMessage):
     def __init__(self, text: str, *, title: str = "", severity: str = "information") -> None:
         super().__init__()
         self.text, self.title, self.severity = text, title, severity
@@ -119,6 +131,7 @@ class RunFollower:
         self.last_seq = 0
         self.queue: deque[str] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._batch: Events | None = None  # posted, not yet taken: more events may join it
 
     # state, read by the screen
 
@@ -141,6 +154,7 @@ class RunFollower:
             self._listener(message)
 
     def _changed(self, run: Run | None = None) -> None:
+        self._batch = None  # events after this change must come after it
         self._post(StateChanged(run))
 
     def _notify(self, text: str, title: str = "", severity: str = "information") -> None:
@@ -275,7 +289,7 @@ class RunFollower:
                 continue
             self.last_seq = event.seq
             changed = self._track(event)
-            self._post(Events(run_id, [event]))  # first the event, then the state it made
+            self._show(run_id, event)  # first the event, then the state it made
             if changed:
                 self._changed()
         if self.status in ("running", "starting"):
@@ -283,6 +297,14 @@ class RunFollower:
             run = await self.agio.get_run(run_id)
             self.status = run.status
             self._changed(run)
+
+    def _show(self, run_id: str, event: Event) -> None:
+        batch = self._batch
+        if batch is not None and not batch.taken and batch.run_id == run_id:
+            batch.events.append(event)
+        else:
+            self._batch = Events(run_id, [event])
+            self._post(self._batch)
 
     def _track(self, event: Event) -> bool:
         """Update the state from an event; True when the state changed."""

@@ -185,11 +185,11 @@ class ChatScreen(AgioScreen):
 
     @on(fw.Events)
     async def _events(self, message: fw.Events) -> None:
-        view = self.view
+        events, view = message.take(), self.view
         if view is None or message.run_id != self.follower.run_id:
             return  # a run the chat no longer follows
         view.run_id = message.run_id
-        for event in message.events:
+        for event in events:
             await view.apply(event)
             self.status_bar.apply(event)
 

@@ -18,9 +18,9 @@ from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Markdown
 
-MIN_INTERVAL_S = 0.05
+MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 1.0
-RENDER_BUDGET = 0.25  # a render may take at most this share of the time between renders
+RENDER_BUDGET = 0.1  # a render (update, layout, paint) may take this share of the time
 
 
 def markdown_parser() -> MarkdownIt:
@@ -65,21 +65,28 @@ class AnswerBlock(Vertical):
     def write(self, fragment: str) -> None:
         """Take a fragment; it is shown at the next render (no await: the caller goes on)."""
         self._parts.append(fragment)
-        if self._timer is None and self.is_mounted:
-            self._timer = self.set_timer(self._interval, self._paint_later)
+        self._schedule()
 
     def on_mount(self) -> None:
-        if self._parts and self._timer is None:
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """One render at a time: the next is timed when the last has finished."""
+        if self._timer is None and self.is_mounted and self._parts:
             self._timer = self.set_timer(self._interval, self._paint_later)
 
     async def _paint_later(self) -> None:
-        self._timer = None
         started = time.perf_counter()
         await self._paint(final=False)
+        # The layout and drawing the update causes come next: time those too.
+        self.call_after_refresh(self._painted, started)
+
+    def _painted(self, started: float) -> None:
         spent = time.perf_counter() - started
         self._interval = min(max(spent / RENDER_BUDGET, MIN_INTERVAL_S), MAX_INTERVAL_S)
+        self._timer = None
         if self._shown < len(self.text):
-            self._timer = self.set_timer(self._interval, self._paint_later)
+            self._schedule()
 
     async def finish(self) -> None:
         """The step is over: render what is left, now."""
