@@ -42,6 +42,8 @@ PENDING: dict[ControlAction, str] = {
 # While the followed run is in one of these states, a new message waits in the queue.
 BUSY = frozenset({"starting", "running", "paused", "awaiting_approval"})
 RECONNECT_EVERY_S = 2.0
+# How long a control call waits for the run to get there; the label stays until it does.
+CONTROL_WAIT_S = 2.0
 
 
 class _FollowerMessage(Message, bubble=False):
@@ -98,9 +100,9 @@ class Toast(_FollowerMessage):
 
 async def control_call(agio: Agio, action: ControlAction, run_id: str) -> Run:
     if action == "pause":
-        return await agio.pause_run(run_id)
+        return await agio.pause_run(run_id, wait=CONTROL_WAIT_S)
     if action == "cancel":
-        return await agio.cancel_run(run_id)
+        return await agio.cancel_run(run_id, wait=CONTROL_WAIT_S)
     await agio.resume_run(run_id)
     return await agio.get_run(run_id)
 

@@ -58,9 +58,7 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
     term.tmux("kill-server")
 
 
-def test_agio_tui_answers_in_a_real_terminal(
-    terminal: Terminal, settings: Settings, tmp_path: Path
-) -> None:
+def start_tui(terminal: Terminal, settings: Settings, tmp_path: Path) -> Path:
     exit_file = tmp_path / "exit-code"
     command = (
         f"env AGIO_HOME={shlex.quote(str(settings.home))} "
@@ -70,8 +68,19 @@ def test_agio_tui_answers_in_a_real_terminal(
         "new-session", "-d", "-s", "agio", "-x", "100", "-y", "30", "-c", str(tmp_path), command
     )
     assert started.returncode == 0, started.stderr
-
     terminal.wait(lambda: "Enter sends" in terminal.screen(), "the chat screen")
+    return exit_file
+
+
+async def _inputs(settings: Settings) -> list[str]:
+    async with Agio(settings) as agio:
+        return [run.input for run in (await agio.list_runs()).items]
+
+
+def test_agio_tui_answers_in_a_real_terminal(
+    terminal: Terminal, settings: Settings, tmp_path: Path
+) -> None:
+    exit_file = start_tui(terminal, settings, tmp_path)
     assert "OFFLINE" in terminal.screen()
     terminal.type("What is 12*7?")
     terminal.press("Enter")
@@ -88,3 +97,25 @@ def test_agio_tui_answers_in_a_real_terminal(
             return [run.response for run in (await agio.list_runs()).items]
 
     assert asyncio.run(stored()) == ["12*7 = 84."]
+
+
+def test_a_pasted_30_line_stack_trace_is_sent_whole(
+    terminal: Terminal, settings: Settings, tmp_path: Path
+) -> None:
+    trace = "\n".join(
+        ["Traceback (most recent call last):"]
+        + [f'  File "/srv/app.py", line {n}, in step_{n}' for n in range(1, 29)]
+        + ["RuntimeError: the 30th line"]
+    )
+    assert len(trace.splitlines()) == 30
+    start_tui(terminal, settings, tmp_path)
+    paste = tmp_path / "paste.txt"
+    paste.write_text(trace)
+    assert terminal.tmux("load-buffer", "-b", "trace", str(paste)).returncode == 0
+    # -p: a bracketed paste, as a terminal sends what the user pastes into an app that asks
+    assert terminal.tmux("paste-buffer", "-p", "-b", "trace", "-t", "agio").returncode == 0
+    terminal.wait(lambda: "RuntimeError: the 30th line" in terminal.screen(), "the pasted text")
+    assert asyncio.run(_inputs(settings)) == []  # its newlines sent nothing
+    terminal.press("Enter")
+    terminal.wait(lambda: "completed" in terminal.screen(), "the run to complete")
+    assert asyncio.run(_inputs(settings)) == [trace]
