@@ -161,11 +161,12 @@ class AgioApp(App[None]):
         """The fork / rewind dialog on a checkpoint of `run_id` (its newest if not given)."""
         with reported(self, "Checkpoint"):
             if checkpoint_id is None:
-                checkpoints = await self.agio.list_checkpoints(run_id)
-                if not checkpoints:
+                first = await self.agio.list_checkpoints(run_id, limit=1)
+                if not first.items:
                     self.notify(f"Run {run_id} has no checkpoint yet.", severity="warning")
                     return
-                checkpoint_id = checkpoints[-1].id
+                newest = await self.agio.list_checkpoints(run_id, limit=1, offset=first.total - 1)
+                checkpoint_id = (newest.items or first.items)[0].id
             checkpoint = await self.agio.get_checkpoint(checkpoint_id)
             await self.push_screen(ForkModal(checkpoint, in_place=in_place), self._fork_chosen)
 

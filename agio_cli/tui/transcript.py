@@ -96,7 +96,7 @@ class MessageActions:
             return
         agio = self.app.agio
         try:
-            checkpoints = await agio.list_checkpoints(view.run_id)
+            checkpoints = (await agio.list_checkpoints(view.run_id, limit=1)).items
             if not checkpoints:
                 self.app.notify("This run has no checkpoint to go back to.", severity="warning")
                 return

@@ -25,7 +25,7 @@ async def test_unknown_tokens_and_a_cut_answer(home: Path, fake_openai: FakeOpen
             await started_app(pilot)
             await send(pilot, "say something long")
             chat = app.chat
-            await wait_for(pilot, lambda: chat.run_status == "completed", what="run completes")
+            await wait_for(pilot, lambda: chat.shown_status == "completed", what="run completes")
             view = chat.query(RunView).last()
             assert view.answer == "cut short"
             notes = [str(notice.render()) for notice in view.query(Notice)]
