@@ -47,6 +47,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("Fork from checkpoint", "New run from the selected checkpoint", "fork", RunsScreen),
     Command("Rewind to checkpoint", "Rerun this run from the checkpoint", "rewind", RunsScreen),
     Command("Refresh runs", "Reload runs, checkpoints and the fork tree", "refresh", RunsScreen),
+    Command("Runs: this session or all", "Filter the runs panel", "toggle_session", RunsScreen),
 )
 
 

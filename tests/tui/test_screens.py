@@ -58,8 +58,8 @@ async def test_help_lists_every_key(agio: Agio) -> None:
             ("^r", "Resume"),
             ("^x", "Cancel"),
             ("f3", "Runs"),
-            ("f", "Fork…"),
-            ("b", "Rewind…"),
+            ("f", "Fork"),
+            ("b", "Rewind"),
             ("^p", "Command palette"),
         ]:
             assert key in text and what in text

@@ -16,6 +16,7 @@ from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.fork import ForkModal
 from agio_cli.tui.screens.help import HelpScreen
 from agio_cli.tui.screens.runs import RunsScreen
+from agio_cli.tui.screens.sessions import SessionPicker
 from agio_cli.tui.widgets.fork_tree import ForkTree
 from agio_cli.tui.widgets.messages import MessageList
 from agio_core import Agio, Settings
@@ -107,3 +108,52 @@ def test_help_screen(snap_compare: Any, settings: Settings) -> None:
         mask_volatile(pilot.app)
 
     assert snap_compare(AgioApp(settings=settings), terminal_size=SIZE, run_before=run_before)
+
+
+SMALL = (80, 24)
+
+
+def test_chat_screen_at_80x24_with_a_toast(snap_compare: Any, settings: Settings) -> None:
+    """The footer keeps the run keys, F1-F4 and the palette; the toast leaves the prompt,
+    status bar and footer free."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await started_app(pilot)
+        await send(pilot, "What is 12*7?")
+        app = pilot.app
+        assert isinstance(app, AgioApp)
+        await wait_for(pilot, lambda: app.chat.shown_status == "completed", what="answer")
+        await pilot.pause(0.2)
+        mask_volatile(app)
+        app.notify("A toast, where it always goes.", title="Toast", timeout=60)
+        await pilot.pause(0.3)
+
+    assert snap_compare(AgioApp(settings=settings), terminal_size=SMALL, run_before=run_before)
+
+
+def test_runs_screen_at_80x24(snap_compare: Any, settings: Settings) -> None:
+    """Timeline rows on one line without raw ids; fork-tree labels start with what differs."""
+    asyncio.run(_history(settings))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _open_runs_on_source(pilot)
+        await pilot.pause(0.2)
+        mask_volatile(pilot.app)
+
+    assert snap_compare(AgioApp(settings=settings), terminal_size=SMALL, run_before=run_before)
+
+
+def test_sessions_dialog(snap_compare: Any, settings: Settings) -> None:
+    asyncio.run(_history(settings))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await started_app(pilot)
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, SessionPicker), what="list")
+        screen = pilot.app.screen
+        assert isinstance(screen, SessionPicker)
+        await wait_for(pilot, lambda: bool(screen.sessions), what="sessions")
+        await pilot.pause(0.2)
+        mask_volatile(pilot.app)
+
+    assert snap_compare(AgioApp(settings=settings), terminal_size=SMALL, run_before=run_before)

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import App
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, TextArea, Tree
+from textual.widgets import DataTable, Input, OptionList, Static, TextArea, Tree
 from textual.widgets.tree import TreeNode
 
 from agio_core import Agio, Run
@@ -116,6 +116,10 @@ def mask_volatile(app: App[Any]) -> None:
                 for column in range(len(widget.columns)):
                     cell = Coordinate(row, column)
                     widget.update_cell_at(cell, _masked_visual(widget.get_cell_at(cell)))
+        elif isinstance(widget, OptionList):
+            for index in range(widget.option_count):
+                prompt = widget.get_option_at_index(index).prompt
+                widget.replace_option_prompt_at_index(index, _masked_visual(prompt))  # type: ignore[arg-type]
         elif isinstance(widget, Tree):
             for node in _tree_nodes(widget.root):
                 node.set_label(_masked_visual(node.label))  # type: ignore[arg-type]

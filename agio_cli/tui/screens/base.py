@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -24,6 +25,12 @@ RUN_CONTROL_BINDINGS: list[BindingType] = [
     Binding("ctrl+r", "resume_run", "Resume", priority=True, tooltip="Resume a paused run"),
     Binding("ctrl+x", "cancel_run", "Cancel", priority=True, tooltip="Cancel the run now"),
 ]
+
+
+def quiet(binding: BindingType) -> Binding:
+    """The same binding, left out of the footer (the palette and the help still list it)."""
+    assert isinstance(binding, Binding)
+    return dataclasses.replace(binding, show=False)
 
 
 @contextmanager

@@ -22,9 +22,9 @@ from .base import AgioScreen, reported
 
 class ChatScreen(AgioScreen):
     BINDINGS = [
-        Binding("ctrl+n", "new_chat", "New chat"),
+        Binding("ctrl+n", "new_chat", "New chat", show=False),
         Binding("ctrl+a", "approve", "Approve…", priority=True, show=False),
-        Binding("ctrl+e", "export", "Export", priority=True),
+        Binding("ctrl+e", "export", "Export", priority=True, show=False),
         Binding("ctrl+f", "fork", "Fork…", priority=True, show=False),
     ]
 

@@ -16,7 +16,7 @@ from ..widgets.fork_tree import ForkTree
 from ..widgets.messages import MessageList
 from ..widgets.runs_table import RunsTable
 from ..widgets.timeline import CheckpointTimeline
-from .base import AgioScreen, reported
+from .base import RUN_CONTROL_BINDINGS, AgioScreen, quiet, reported
 
 REFRESH_EVERY_S = 2.0
 RUNS_SHOWN = 100
@@ -29,14 +29,19 @@ def _fingerprint(runs: list[Run]) -> list[tuple[str, str, int]]:
 
 
 class RunsScreen(AgioScreen):
+    # At 80 columns the footer holds only these; run control, s and a are in the palette (^p)
+    # and the help (f1).
     BINDINGS = [
-        Binding("escape", "back", "Back to chat"),
+        *(quiet(binding) for binding in RUN_CONTROL_BINDINGS),
+        Binding("escape", "back", "Back"),
         Binding("w", "watch", "Watch"),
-        Binding("f", "fork", "Fork…"),
-        Binding("b", "rewind", "Rewind…"),
+        Binding("f", "fork", "Fork"),
+        Binding("b", "rewind", "Rewind"),
         Binding("r", "refresh", "Refresh"),
-        Binding("s", "toggle_session", "Session/all"),
-        Binding("a", "approve", "Approve…"),
+        Binding("s", "toggle_session", "This session / all", show=False),
+        Binding("a", "approve", "Approve…", show=False),
+        Binding("f2", "app.pick_agent", "Agent", show=False),  # a chat matter
+        Binding("f3", "back", "Back", show=False),  # already here
     ]
 
     def __init__(self, *, session_id: str | None = None) -> None:

@@ -34,12 +34,16 @@ class ForkTree(Tree[str]):
         origin = (
             f" from {checkpoint_label(node.from_checkpoint_id)}" if node.from_checkpoint_id else ""
         )
+        # What tells runs apart first (status, input, where it forked); the id last, as it
+        # is the same length for every run and is cut first when the panel is narrow.
         return Text.assemble(
             ("▶ " if node.run_id == current else "", "bold cyan"),
-            (node.run_id, "bold" if node.run_id == current else ""),
-            (origin, "dim"),
-            " ",
             status_text(node.status),
             " ",
-            (clip(node.input, 24), "italic"),
+            (clip(node.input, 24), "bold" if node.run_id == current else "italic"),
+            (origin, "dim"),
+            " ",
+            (node.run_id, "dim"),
+            no_wrap=True,
+            overflow="ellipsis",
         )

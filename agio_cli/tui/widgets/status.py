@@ -26,6 +26,7 @@ from agio_core import (
 from ..format import duration, model_label, status_text
 
 SEPARATOR = (" │ ", "dim")
+WIDE = 100  # narrower, the figures go without their labels
 
 
 class StatusBar(Static):
@@ -46,21 +47,24 @@ class StatusBar(Static):
         self.set_interval(0.5, self._tick)
 
     def render(self) -> Text:
+        def label(word: str) -> tuple[str, str]:
+            return (word, "dim") if self.size.width >= WIDE else ("", "")
+
         parts: list[Text | str | tuple[str, str]] = [
-            ("agent ", "dim"),
+            label("agent "),
             (self.agent_id or "—", "bold"),
             SEPARATOR,
-            ("model ", "dim"),
+            label("model "),
             model_label(self.model) if self.model else "—",
             SEPARATOR,
-            ("run ", "dim"),
+            label("run "),
             status_text(self.status),
             *([(f" from {self.server}", "bold red")] if self._disconnected else []),
             SEPARATOR,
-            ("tokens ", "dim"),
+            label("tokens "),
             "unknown" if self.tokens is None else str(self.tokens),
             SEPARATOR,
-            ("time ", "dim"),
+            label("time "),
             duration(self.elapsed_ms),
         ]
         if self.queued:

@@ -38,15 +38,18 @@ class CheckpointTimeline(OptionList):
     def _option(checkpoint: CheckpointSummary, *, last: bool) -> Option:
         rail = "└─" if last else "├─"
         style = "dim strike" if checkpoint.superseded else ""
+        # One line each, however narrow: the short label, never the raw id; the rest is cut.
         label = Text.assemble(
             (f"{rail}● ", "cyan"),
             (checkpoint_label(checkpoint.id), "bold"),
-            f" step {checkpoint.step} {checkpoint.kind:<6}"
-            f"{checkpoint.message_count:>3} msgs {count(checkpoint.total_tokens):>4} tok",
+            f" step {checkpoint.step} {checkpoint.kind}"
+            f" · {checkpoint.message_count} msgs · {count(checkpoint.total_tokens)} tok",
             style=style,
+            no_wrap=True,
+            overflow="ellipsis",
         )
-        if checkpoint.description:
-            label.append(f" {clip(checkpoint.description, 40)}", style="italic")
         if checkpoint.superseded:
             label.append(" superseded", style="yellow")
+        if checkpoint.description:
+            label.append(f" {clip(checkpoint.description, 40)}", style="italic")
         return Option(label, id=checkpoint.id)
