@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from textual.widgets import Input
+from rich.syntax import Syntax
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
 
 from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.approvals import ApprovalScreen
@@ -46,6 +48,14 @@ def chat_elsewhere(settings: Settings, message: str) -> str:
     return done.stderr
 
 
+async def open_dialog(pilot: Pilot[None], app: AgioApp) -> ApprovalScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="dialog")
+    dialog = app.screen
+    assert isinstance(dialog, ApprovalScreen)
+    await wait_for(pilot, lambda: dialog.call is not None, what="the call shown")
+    return dialog
+
+
 async def waiting_run(agio: Agio) -> str:
     page = await agio.list_runs(status="awaiting_approval")
     assert page.total == 1
@@ -66,11 +76,11 @@ async def test_approve_a_run_started_in_another_terminal(agio: Agio, settings: S
         await wait_for(pilot, lambda: runs.target_run_id == run_id, what="the waiting run")
         assert "awaiting_approval" in str(runs.table.get_cell(run_id, "status"))
         await pilot.press("w")  # watch it: the chat sees it wait, the dialog opens
-        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="dialog")
-        dialog = app.screen
+        dialog = await open_dialog(pilot, app)
         title = str(dialog.query_one("#dialog-title").render())
         assert "calculator" in title and run_id in title
-        assert '"expression": "2+3"' in str(dialog.query_one("#approval-call").render())
+        shown = dialog.query_one("#approval-call", Static).content
+        assert isinstance(shown, Syntax) and '"expression": "2+3"' in shown.code
         await pilot.press("ctrl+o")  # allow once
         chat = app.chat
         await wait_for(pilot, lambda: chat.shown_status == "completed", what="the run goes on")
@@ -89,8 +99,8 @@ async def test_deny_with_a_reason_the_model_sees(agio: Agio, settings: Settings)
     async with app.run_test(size=SIZE) as pilot:
         await started_app(pilot)
         await app.follower.watch(run_id)
-        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="dialog")
-        app.screen.query_one("#approval-reason", Input).value = "no sums today"
+        dialog = await open_dialog(pilot, app)
+        dialog.query_one("#approval-reason", Input).value = "no sums today"
         await pilot.press("ctrl+d")
         await wait_for(pilot, lambda: app.chat.shown_status == "completed", what="it goes on")
         run = await agio.get_run(run_id)
@@ -105,8 +115,8 @@ async def test_always_allow_makes_a_rule_for_the_session(agio: Agio, settings: S
     async with app.run_test(size=SIZE) as pilot:
         await started_app(pilot)
         await app.follower.watch(run_id)
-        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="dialog")
-        assert "1 of 2 waiting" in str(app.screen.query_one("#dialog-title").render())
+        dialog = await open_dialog(pilot, app)
+        assert "1 of 2 waiting" in str(dialog.query_one("#dialog-title").render())
         await pilot.press("ctrl+l")  # always: both calls, and later ones of the session
         await wait_for(pilot, lambda: app.chat.shown_status == "completed", what="it goes on")
         run = await agio.get_run(run_id)

@@ -12,7 +12,7 @@ from reliability.support import ServerProcess
 from agio_cli.remote import RemoteAgio
 from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.chat import ChatScreen
-from agio_cli.tui.widgets.conversation import Answer, RunView
+from agio_cli.tui.widgets.conversation import Answer, RunView, ToolCallView
 from agio_core import Agio
 
 from .tui_helpers import SIZE, send, slow_agent, started_app, wait_for
@@ -28,14 +28,30 @@ def record_statuses(chat: ChatScreen) -> list[str | None]:
     return shown
 
 
-async def test_pausing_stays_until_the_run_pauses(agio: Agio) -> None:
-    await slow_agent(agio)
-    app = AgioApp(backend=agio, agent="slow")
+@pytest.fixture
+def slower_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A `current_time` that takes longer than a control call waits (2 s): a tool call in
+    flight finishes before the run pauses (SPEC §4), so the pause stays pending meanwhile."""
+    module = tmp_path / "tui_slower_tools.py"
+    module.write_text(
+        "import asyncio\n\n"
+        "async def current_time(timezone: str = 'UTC') -> str:\n"
+        '    """The time, slowly."""\n'
+        "    await asyncio.sleep(4)\n"
+        "    return '12:00 ' + timezone\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "tui_slower_tools:current_time"
+
+
+async def test_pausing_stays_until_the_run_pauses(agio: Agio, slower_tools: str) -> None:
+    await slow_agent(agio, "clock", tools=[slower_tools])
+    app = AgioApp(backend=agio, agent="clock")
     async with app.run_test(size=SIZE) as pilot:
         await started_app(pilot)
         chat = app.chat
-        await send(pilot, "count to 150")  # ~4 s: longer than the control call waits (2 s)
-        await wait_for(pilot, lambda: chat.shown_status == "running", what="running")
+        await send(pilot, "What time is it?")
+        await wait_for(pilot, lambda: bool(chat.query(ToolCallView)), what="the tool call")
         shown = record_statuses(chat)
         await pilot.press("ctrl+z")
         await wait_for(

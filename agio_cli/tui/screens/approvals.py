@@ -87,9 +87,7 @@ class ApprovalScreen(ModalScreen[None]):
         self.query_one("#approval-call", Static).update(
             Syntax(pretty_arguments(self.call.arguments), "json", word_wrap=True)
         )
-        reason = self.query_one("#approval-reason", Input)
-        reason.value = ""
-        reason.focus()
+        self.query_one("#approval-reason", Input).focus()
 
     def on_button_pressed(self, message: Button.Pressed) -> None:
         decisions = {
@@ -103,7 +101,8 @@ class ApprovalScreen(ModalScreen[None]):
     async def action_decide(self, decision: str, remember: bool) -> None:
         if self.call is None:
             return
-        reason = self.query_one("#approval-reason", Input).value.strip() or None
+        field = self.query_one("#approval-reason", Input)
+        reason = field.value.strip() or None
         choice: dict[str, Any] = {
             "tool_call_id": self.call.tool_call_id,
             "decision": decision,
@@ -113,6 +112,8 @@ class ApprovalScreen(ModalScreen[None]):
             await self.agio_app.agio.decide(self.run_id, [choice], remember=remember)
         except AgioError as exc:
             self.notify(exc.message, title="Not decided", severity="error")
+        else:
+            field.value = ""  # the next call gets its own reason
         await self._next()
 
     def action_later(self) -> None:
