@@ -28,7 +28,7 @@ from .screens.confirm import Confirm
 from .screens.fork import ForkModal, ForkRequest
 from .screens.help import HelpScreen, Section
 from .screens.runs import RunsScreen
-from .screens.sessions import SessionPicker
+from .screens.sessions import SessionDeleted, SessionPicker
 from .transcript import MESSAGE_BINDINGS, MessageActions
 
 DEFAULT_AGENT = "assistant"
@@ -129,6 +129,10 @@ class AgioApp(App[None]):
             return
         with reported(self, "Session"):
             await self.chat.open_session(session_id)
+
+    def on_session_deleted(self, message: SessionDeleted) -> None:
+        if message.session_id == self.follower.session_id:
+            self.chat.action_new_chat()  # what it showed is gone
 
     def open_approvals(self, run_id: str) -> None:
         if not isinstance(self.screen, ApprovalScreen):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import OptionList
 
 from agio_cli.tui.app import AgioApp
+from agio_cli.tui.screens.confirm import Confirm
 from agio_cli.tui.screens.runs import RunsScreen
 from agio_cli.tui.screens.sessions import SessionPicker
 from agio_cli.tui.widgets.conversation import RunView
@@ -68,3 +70,26 @@ async def test_runs_panel_of_a_session_and_the_toggle(agio: Agio) -> None:
         await pilot.press("s")  # all sessions
         await wait_for(pilot, lambda: runs.table.row_count == 3, what="every run")
         assert "all sessions" in str(runs.query_one("#runs").border_title)
+
+
+@pytest.mark.skipif(
+    not hasattr(Agio, "delete_run"), reason="needs run deletion (#17: Agio.delete_run)"
+)
+async def test_delete_a_session_after_asking(agio: Agio) -> None:
+    await two_sessions(agio)
+    app = AgioApp(backend=agio, session="ada")
+    async with app.run_test(size=SIZE) as pilot:
+        await started_app(pilot)
+        chat = app.chat
+        await wait_for(pilot, lambda: len(chat.query(RunView)) == 2, what="ada shown")
+        picker = await open_picker(pilot, app)
+        assert picker.selected is not None and picker.selected.id == "ada"  # the current one
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: list(picker.sessions) == ["bob"], what="ada gone")
+        assert (await agio.list_runs(session_id="ada")).total == 0
+        assert (await agio.list_runs(session_id="bob")).total == 1
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not chat.query(RunView), what="the chat emptied")
+        assert chat.follower.session_id is None

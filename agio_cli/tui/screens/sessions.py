@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -60,8 +61,14 @@ def session_option(session: Session, current: str | None) -> Option:
     return Option(label, id=session.id)
 
 
+class SessionDeleted(Message):
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+
+
 class SessionPicker(ModalScreen[tuple[str, str] | None]):
-    """Dismissed with ("open", id), ("runs", id), or None."""
+    """Dismissed with ("open", id), ("runs", id), or None; posts `SessionDeleted` up."""
 
     BINDINGS = [
         Binding("escape", "close", "Close"),
@@ -157,6 +164,7 @@ class SessionPicker(ModalScreen[tuple[str, str] | None]):
             self.notify(exc.message, title="Cannot delete", severity="error")
         else:
             self.notify(f"Deleted session {session.id}.", title="Sessions")
+            self.post_message(SessionDeleted(session.id))
         if session.id == self.current:
             self.current = None
         await self.reload()
