@@ -7,20 +7,31 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture
-def slow_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A user tool module whose `current_time` takes a while: a run that can be paused.
-
-    The offline model streams a final answer in one model call, and pause is honoured at the
-    next safe point; a slow tool call gives the run a safe point to stop at.
-    """
-    module = tmp_path / "tui_slow_tools.py"
-    module.write_text(
+def slow_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float) -> str:
+    """A user tool module whose `current_time` takes `seconds`; its import path."""
+    name = f"tui_clock_{int(seconds * 1000)}ms"
+    (tmp_path / f"{name}.py").write_text(
         "import asyncio\n\n"
         "async def current_time(timezone: str = 'UTC') -> str:\n"
         '    """The time, slowly."""\n'
-        "    await asyncio.sleep(1.5)\n"
+        f"    await asyncio.sleep({seconds})\n"
         "    return '12:00 ' + timezone\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    return "tui_slow_tools:current_time"
+    return f"{name}:current_time"
+
+
+@pytest.fixture
+def slow_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A `current_time` that takes a while: a run that can be paused.
+
+    A tool call in flight finishes before the run pauses (SPEC §4): it gives the run a safe
+    point to stop at.
+    """
+    return slow_clock(tmp_path, monkeypatch, 1.5)
+
+
+@pytest.fixture
+def slower_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A `current_time` that takes longer than a control call waits (2 s)."""
+    return slow_clock(tmp_path, monkeypatch, 4.0)

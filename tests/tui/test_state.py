@@ -28,22 +28,6 @@ def record_statuses(chat: ChatScreen) -> list[str | None]:
     return shown
 
 
-@pytest.fixture
-def slower_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A `current_time` that takes longer than a control call waits (2 s): a tool call in
-    flight finishes before the run pauses (SPEC §4), so the pause stays pending meanwhile."""
-    module = tmp_path / "tui_slower_tools.py"
-    module.write_text(
-        "import asyncio\n\n"
-        "async def current_time(timezone: str = 'UTC') -> str:\n"
-        '    """The time, slowly."""\n'
-        "    await asyncio.sleep(4)\n"
-        "    return '12:00 ' + timezone\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return "tui_slower_tools:current_time"
-
-
 async def test_pausing_stays_until_the_run_pauses(agio: Agio, slower_tools: str) -> None:
     await slow_agent(agio, "clock", tools=[slower_tools])
     app = AgioApp(backend=agio, agent="clock")
