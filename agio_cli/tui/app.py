@@ -89,6 +89,8 @@ class AgioApp(App[None]):
     async def on_mount(self) -> None:
         if self._backend is None:
             self._backend = await self._stack.enter_async_context(self._open_backend())
+        # A RemoteAgio handed in says where it goes: a lost connection is shown with its URL.
+        self.server = self.server or getattr(self._backend, "base_url", None)
         self._follower = RunFollower(self.agio, server=self.server)
         self._chat = ChatScreen(self.follower, self.agent_id, self.session_id)
         await self.push_screen(self._chat)

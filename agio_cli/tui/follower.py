@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from typing import Literal
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Literal
 
 from textual.message import Message
 
@@ -236,9 +236,9 @@ class RunFollower:
         self._switch(self._consume(stream))
         return run
 
-    def _switch(self, work: object) -> None:
+    def _switch(self, work: Coroutine[Any, Any, None]) -> None:
         self._stop_task()
-        self._task = asyncio.create_task(work)  # type: ignore[arg-type]
+        self._task = asyncio.create_task(work)
 
     def _stop_task(self) -> None:
         task = self._task

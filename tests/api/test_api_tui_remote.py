@@ -8,12 +8,12 @@ from typing import Any
 
 from api_servers import Server
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from agio_cli.remote import RemoteAgio
 from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.chat import ChatScreen
 from agio_cli.tui.widgets.conversation import RunView, ToolCallView
+from agio_cli.tui.widgets.prompt import Prompt
 from agio_cli.tui.widgets.status import StatusBar
 
 
@@ -29,10 +29,10 @@ async def test_tui_chats_and_controls_runs_through_a_server(server: Server) -> N
         app = AgioApp(backend=remote)  # type: ignore[arg-type]  # RemoteAgio: the same methods
         async with app.run_test(size=(110, 36)) as pilot:
             await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), "chat screen")
-            app.screen.query_one("#prompt", Input).value = "What is 12*7?"
+            app.screen.query_one("#prompt", Prompt).text = "What is 12*7?"
             await pilot.press("enter")
             chat = app.chat
-            await wait_for(pilot, lambda: chat.run_status == "completed", "run completes")
+            await wait_for(pilot, lambda: chat.shown_status == "completed", "run completes")
             view = chat.query(RunView).last()
             assert view.answer == "12*7 = 84."
             assert view.query_one(ToolCallView).result == "84"
@@ -42,10 +42,10 @@ async def test_tui_chats_and_controls_runs_through_a_server(server: Server) -> N
             assert run.status == "completed" and run.response == "12*7 = 84."
 
             # Run control from the keyboard reaches the server's run.
-            chat.query_one("#prompt", Input).value = "count to 400"
+            chat.query_one("#prompt", Prompt).text = "count to 400"
             await pilot.press("enter")
             await wait_for(pilot, lambda: "1 2 3" in chat.query(RunView).last().answer, "stream")
             await pilot.press("ctrl+x")
-            await wait_for(pilot, lambda: chat.run_status == "cancelled", "run cancelled")
-            cancelled = await remote.get_run(chat.run_id or "")
+            await wait_for(pilot, lambda: chat.shown_status == "cancelled", "run cancelled")
+            cancelled = await remote.get_run(chat.follower.run_id or "")
             assert cancelled.status == "cancelled"
