@@ -88,8 +88,8 @@ async def test_delete_a_session_after_asking(agio: Agio) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
         await pilot.press("y")
         await wait_for(pilot, lambda: list(picker.sessions) == ["bob"], what="ada gone")
-        assert (await agio.list_runs(session_id="ada")).total == 0
-        assert (await agio.list_runs(session_id="bob")).total == 1
+        assert (await agio.list_runs(session_id="ada")).items == []
+        assert len((await agio.list_runs(session_id="bob")).items) == 1
         await pilot.press("escape")
         await wait_for(pilot, lambda: not chat.query(RunView), what="the chat emptied")
         assert chat.follower.session_id is None
