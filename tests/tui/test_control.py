@@ -31,7 +31,7 @@ async def test_pause_then_resume_keys(agio: Agio) -> None:
         await pilot.press("ctrl+z")
         await wait_for(pilot, lambda: bool(shown), what="a status change")
         assert shown[0] == "pausing…"  # at once, before the run reaches its safe point
-        paused = await wait_for_status(agio, run_id, "paused")  # at the end of the stream
+        paused = await wait_for_status(agio, run_id, "paused")  # the stream is cut
         assert paused.last_checkpoint_id is not None
         await wait_for(pilot, lambda: chat.query_one(StatusBar).status == "paused")
         assert any(n.has_class("paused") for n in chat.query(Notice))
