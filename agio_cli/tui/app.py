@@ -9,7 +9,7 @@ from typing import Literal
 from textual.app import App
 from textual.binding import Binding
 
-from agio_core import Agio, Run, RunHandle, Settings
+from agio_core import Agio, AgioFacade, Run, RunHandleFacade, Settings
 
 from .._backend import open_backend, server_url
 from .commands import AgioCommands
@@ -46,7 +46,7 @@ class AgioApp(App[None]):
         agent: str = DEFAULT_AGENT,
         session: str | None = None,
         server: str | None = None,
-        backend: Agio | None = None,
+        backend: AgioFacade | None = None,
         settings: Settings | None = None,
     ) -> None:
         """Use `backend` if given (already open); else open one from `settings` or `server`."""
@@ -60,7 +60,7 @@ class AgioApp(App[None]):
         self._chat: ChatScreen | None = None
 
     @property
-    def agio(self) -> Agio:
+    def agio(self) -> AgioFacade:
         if self._backend is None:
             raise RuntimeError("the agio backend is not open yet")
         return self._backend
@@ -70,7 +70,7 @@ class AgioApp(App[None]):
         assert self._chat is not None
         return self._chat
 
-    def _open_backend(self) -> AbstractAsyncContextManager[Agio]:
+    def _open_backend(self) -> AbstractAsyncContextManager[AgioFacade]:
         if self.settings is not None:
             return Agio(self.settings)
         return open_backend(server_url(self.server))
@@ -145,7 +145,7 @@ class AgioApp(App[None]):
 
     # time travel
 
-    async def continue_from(self, request: ForkRequest) -> RunHandle | None:
+    async def continue_from(self, request: ForkRequest) -> RunHandleFacade | None:
         """Fork from (or rewind to) a checkpoint, then watch the new run stream in the chat."""
         after_seq = 0
         with reported(self, "Cannot continue"):
