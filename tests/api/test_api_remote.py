@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from api_helpers import API_KEY, STEPPER_ANSWER, STEPPER_QUESTION
-from api_servers import Server, free_port
+from api_helpers import API_KEY
+from helpers.agents import STEPPER_ANSWER, STEPPER_QUESTION
+from helpers.servers import Server, free_port
 
 from agio_cli.remote import AuthenticationError, RemoteAgio, RemoteRunHandle, ServerError
 from agio_core import (
