@@ -24,6 +24,7 @@ import os
 import random
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
