@@ -41,9 +41,10 @@ def choose_style(*, as_json: bool = False, events: bool = False, quiet: bool = F
 
 
 class Followable(Protocol):
-    """A run to show: one this process drives (`RunHandle`) or one it follows."""
+    """A run to show: a handle (`RunHandleFacade`) or a run this process only follows."""
 
-    run_id: str
+    @property
+    def run_id(self) -> str: ...
 
     def events(self, after_seq: int = 0) -> AsyncIterator[Event]: ...
 

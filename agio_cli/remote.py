@@ -453,8 +453,15 @@ class RemoteAgio:
         remember: bool = False,
     ) -> RemoteRunHandle | None:
         """`decide`; the server goes on with the run once no call is undecided."""
+        # The approvals answer has no first_seq yet: the continuation starts after what the
+        # log holds before the decision.
+        before = 0
+        async for event in self.events(run_id, follow=False):
+            before = event.seq
         run = await self.decide(run_id, decisions, remember=remember)
-        return None if run.status == "awaiting_approval" else RemoteRunHandle(self, run.id)
+        if run.status == "awaiting_approval":
+            return None
+        return RemoteRunHandle(self, run.id, first_seq=before + 1)
 
     # checkpoints
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:
     from .agents import Agent, AgentSpec
+    from .approvals import ApprovalDecision
     from .attachments import Attachment
     from .checkpoints import Checkpoint, CheckpointSummary, MessageDiff, Modifications, TreeNode
     from .events import Event
@@ -48,6 +49,10 @@ class RunHandleFacade(Protocol):
     async def cancel(self, reason: str = "cancelled by user") -> Run: ...
 
     async def pause(self) -> Run: ...
+
+    async def decide(
+        self, decisions: list[ApprovalDecision], *, remember: bool = False
+    ) -> RunHandleFacade | None: ...
 
 
 class AgioFacade(Protocol):
@@ -144,6 +149,26 @@ class AgioFacade(Protocol):
     ) -> Run: ...
 
     async def resume_run(self, run_id: str) -> RunHandleFacade: ...
+
+    async def decide(
+        self,
+        run_id: str,
+        decisions: list[ApprovalDecision] | list[dict[str, Any]],
+        *,
+        remember: bool = False,
+    ) -> Run:
+        """Approve or deny tool calls the run waits on; the run as it is then."""
+        ...
+
+    async def decide_and_continue(
+        self,
+        run_id: str,
+        decisions: list[ApprovalDecision] | list[dict[str, Any]],
+        *,
+        remember: bool = False,
+    ) -> RunHandleFacade | None:
+        """`decide`; the continuation once no call is undecided, else None."""
+        ...
 
     # checkpoints
 
