@@ -21,7 +21,7 @@ from ._stream import Followable, how_to_decide, last_seq, show_run
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from agio_core import Agio, Event, PendingApproval, Run
+    from agio_core import AgioFacade, Event, PendingApproval, Run
 
 ANSWERS = {"y": "approve", "yes": "approve", "n": "deny", "no": "deny", "a": "always"}
 LOOK_EVERY_S = 0.5  # how often the question checks whether someone else decided
@@ -30,7 +30,7 @@ LOOK_EVERY_S = 0.5  # how often the question checks whether someone else decided
 class _Followed:
     """A run driven by another process (decided there), followed through the backend."""
 
-    def __init__(self, agio: Agio, run_id: str) -> None:
+    def __init__(self, agio: AgioFacade, run_id: str) -> None:
         self._agio = agio
         self.run_id = run_id
 
@@ -85,7 +85,7 @@ async def _ask(call: PendingApproval) -> str | None:
 class _Question:
     """The questions about one wait, racing with decisions made elsewhere."""
 
-    def __init__(self, agio: Agio, run: Run) -> None:
+    def __init__(self, agio: AgioFacade, run: Run) -> None:
         self.agio = agio
         self.run = run
         self.deciding = False  # our own decision is being stored: the run moving is ours
@@ -127,7 +127,7 @@ class _Question:
 
 
 async def follow_and_ask(
-    agio: Agio, handle: Followable, style: Style, *, stream: bool = True, after_seq: int = 0
+    agio: AgioFacade, handle: Followable, style: Style, *, stream: bool = True, after_seq: int = 0
 ) -> Run:
     """`show_run`, asking at the terminal whenever the run waits for approval."""
     watched = handle

@@ -1,7 +1,7 @@
 """Where commands send their calls: the embedded core, or an `agio serve` over HTTP.
 
-Both backends expose the same methods (those of `agio_core.Agio`), so every command has one
-code path for both modes.
+Both implement `agio_core.AgioFacade` (mypy checks it here), so every command has one code
+path for both modes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agio_core import Agio
+    from agio_core import AgioFacade
 
 
 @cache
@@ -37,12 +37,12 @@ def server_url(explicit: str | None) -> str | None:
 
 
 @asynccontextmanager
-async def open_backend(url: str | None) -> AsyncIterator[Agio]:
+async def open_backend(url: str | None) -> AsyncIterator[AgioFacade]:
     if url:
         from .remote import RemoteAgio
 
         async with RemoteAgio(url, api_key=setting("AGIO_API_KEY")) as remote:
-            yield remote  # type: ignore[misc]  # same methods, duck-typed
+            yield remote
     else:
         from agio_core import Agio
 

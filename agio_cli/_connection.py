@@ -17,7 +17,7 @@ import typer
 from ._backend import open_backend, server_url
 
 if TYPE_CHECKING:
-    from agio_core import Agio
+    from agio_core import AgioFacade
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ class Connection:
         self.server = server
         self._loop = asyncio.Runner()
         self._stack = AsyncExitStack()
-        self._agio: Agio | None = None
+        self._agio: AgioFacade | None = None
 
     def __enter__(self) -> Connection:
         self._loop.__enter__()
@@ -58,7 +58,7 @@ class Connection:
         finally:
             self._loop.__exit__(exc_type, exc, tb)
 
-    def run(self, work: Callable[[Agio], Awaitable[T]]) -> T:
+    def run(self, work: Callable[[AgioFacade], Awaitable[T]]) -> T:
         assert self._agio is not None, "use the connection as a context manager"
         agio = self._agio
 
@@ -68,7 +68,7 @@ class Connection:
         return self._loop.run(main())
 
 
-def call(ctx: typer.Context, work: Callable[[Agio], Awaitable[T]]) -> T:
+def call(ctx: typer.Context, work: Callable[[AgioFacade], Awaitable[T]]) -> T:
     """Open the backend, run `work` with it, close it."""
     with Connection(server_of(ctx)) as connection:
         return connection.run(work)

@@ -35,7 +35,7 @@ from .commands.chat import (
 )
 
 if TYPE_CHECKING:
-    from agio_core import Agio, Run
+    from agio_core import AgioFacade, Run
     from agio_core.attachments import Attachment
 
 HELP = """\
@@ -120,7 +120,7 @@ class Repl:
         self.last_message: str | None = None
 
     def banner(self) -> None:
-        async def describe(agio: Agio) -> tuple[str, str]:
+        async def describe(agio: AgioFacade) -> tuple[str, str]:
             agent_id = await agent_of_session(agio, self.session_id, self.settings.agent)
             agent = await agio.get_agent(agent_id)
             return agent_id, self.settings.model or agent.model
@@ -135,7 +135,7 @@ class Repl:
         attachments, self.pending = self.pending, []
         self.last_message = text
 
-        async def turn(agio: Agio) -> Run:
+        async def turn(agio: AgioFacade) -> Run:
             handle = await start_turn(agio, self.settings, text, self.session_id, attachments)
             return await follow_and_ask(agio, handle, self.style, stream=self.stream)
 
@@ -147,7 +147,7 @@ class Repl:
             return
         run = self.last_run
 
-        async def again(agio: Agio) -> Run:
+        async def again(agio: AgioFacade) -> Run:
             first = (await agio.list_checkpoints(run.id, limit=1)).items[0]
             changes = {k: v for k, v in self.settings.options().items() if v is not None}
             handle = await agio.restore_checkpoint(
@@ -157,7 +157,7 @@ class Repl:
 
         self._follow(again)
 
-    def _follow(self, work: Callable[[Agio], Any]) -> None:
+    def _follow(self, work: Callable[[AgioFacade], Any]) -> None:
         try:
             run = self.connection.run(work)
         except (Interrupted, KeyboardInterrupt):

@@ -22,7 +22,7 @@ from ._render import Style, make_renderer
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from agio_core import Agio, Event, Run
+    from agio_core import AgioFacade, Event, Run
 
 CANCEL_DRAIN_S = 5.0
 
@@ -41,16 +41,17 @@ def choose_style(*, as_json: bool = False, events: bool = False, quiet: bool = F
 
 
 class Followable(Protocol):
-    """A run to show: one this process drives (`RunHandle`) or one it follows."""
+    """A run to show: a handle (`RunHandleFacade`) or a run this process only follows."""
 
-    run_id: str
+    @property
+    def run_id(self) -> str: ...
 
     def events(self, after_seq: int = 0) -> AsyncIterator[Event]: ...
 
     async def cancel(self, reason: str = ...) -> Run: ...
 
 
-async def last_seq(agio: Agio, run_id: str) -> int:
+async def last_seq(agio: AgioFacade, run_id: str) -> int:
     """Where the run's event log ends now; what happens next is what a continuation streams."""
     seq = 0
     async for event in agio.events(run_id, follow=False):
@@ -65,7 +66,7 @@ class Interrupted(CliError):
         super().__init__(f"interrupted: run {run_id} cancelled", EXIT_INTERRUPTED)
 
 
-async def _model_of(agio: Agio, run: Run) -> str | None:
+async def _model_of(agio: AgioFacade, run: Run) -> str | None:
     """The model that ran (a fork may have changed it): the last checkpoint's agent snapshot."""
     if run.last_checkpoint_id is None:
         return None
@@ -107,7 +108,7 @@ class _RenderThread:
 
 
 async def show_run(
-    agio: Agio, handle: Followable, style: Style, *, stream: bool = True, after_seq: int = 0
+    agio: AgioFacade, handle: Followable, style: Style, *, stream: bool = True, after_seq: int = 0
 ) -> Run:
     """Show the run until it stops; Ctrl-C cancels it. Returns the run record at the end."""
     import asyncio

@@ -32,22 +32,23 @@ from agio_core.checkpoints import (
     TreeNode,
 )
 from agio_core.errors import (
+    ERROR_OF_KIND,
     AgioError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
     StoreError,
+    kind_of_status,
 )
 from agio_core.events import Event, parse_event, why_not_an_event
 from agio_core.models import ModelCatalog
 from agio_core.runs import DELETABLE, Run
-from agio_core.service import Page
+from agio_core.service import CONTROL_WAIT_S, Page
 from agio_core.tools._toolbox import ToolInfo
 
 log = logging.getLogger("agio.remote")
 M = TypeVar("M", bound=BaseModel)
 
-CONTROL_WAIT_S = 10.0
 REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Streams and waits last as long as the run; keepalives arrive every 15 s.
 LONG_TIMEOUT = httpx.Timeout(None, connect=5.0)
@@ -81,6 +82,7 @@ def _detail(response: httpx.Response) -> str:
 
 
 def error_for(response: httpx.Response, base_url: str) -> AgioError:
+    """The exception the core would have raised, from the status (`agio_core.errors`'s table)."""
     detail = _detail(response)
     status = response.status_code
     if status == 401:
@@ -88,13 +90,10 @@ def error_for(response: httpx.Response, base_url: str) -> AgioError:
             f"the agio server at {base_url} needs an API key: set AGIO_API_KEY "
             "to one of its AGIO_API_KEYS"
         )
-    if status == 404:
-        return NotFoundError(detail)
-    if status == 409:
-        return ConflictError(detail)
-    if status in {413, 422} or 400 <= status < 500:
-        return InvalidInputError(detail)
-    return ServerError(f"the agio server at {base_url} failed ({status}): {detail}")
+    kind = kind_of_status(status)
+    if kind is None or kind == "store":
+        return ServerError(f"the agio server at {base_url} failed ({status}): {detail}")
+    return ERROR_OF_KIND[kind](detail)
 
 
 async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -129,10 +128,12 @@ def _modifications(value: Modifications | dict[str, Any] | None) -> dict[str, An
 class RemoteRunHandle:
     """A run driven by the server: its events as they happen, and its end."""
 
-    def __init__(self, agio: RemoteAgio, run_id: str) -> None:
+    def __init__(self, agio: RemoteAgio, run_id: str, first_seq: int) -> None:
         self._agio = agio
         self.run_id = run_id
-        self._seen = 0
+        # The seq of this stretch's first event, as the server answered it.
+        self.first_seq = first_seq
+        self._seen = first_seq - 1
 
     async def events(self, after_seq: int = 0) -> AsyncGenerator[Event, None]:
         async with aclosing(self._agio.events(self.run_id, after_seq=after_seq)) as stream:
@@ -394,7 +395,7 @@ class RemoteAgio:
             "attachments": [a.model_dump() for a in attachments or []],
         }
         run = await self._model(Run, "POST", "/api/runs", body=body)
-        return RemoteRunHandle(self, run.id)
+        return RemoteRunHandle(self, run.id, first_seq=1)
 
     async def chat(
         self, agent_id: str, message: str, *, session_id: str | None = None, **options: Any
@@ -427,8 +428,8 @@ class RemoteAgio:
         )
 
     async def resume_run(self, run_id: str) -> RemoteRunHandle:
-        run = await self._model(Run, "POST", f"/api/runs/{_segment(run_id)}/resume")
-        return RemoteRunHandle(self, run.id)
+        resumed = await self._call("POST", f"/api/runs/{_segment(run_id)}/resume")
+        return RemoteRunHandle(self, resumed["id"], first_seq=resumed["first_seq"])
 
     async def decide(
         self,
@@ -452,8 +453,15 @@ class RemoteAgio:
         remember: bool = False,
     ) -> RemoteRunHandle | None:
         """`decide`; the server goes on with the run once no call is undecided."""
+        # The approvals answer has no first_seq yet: the continuation starts after what the
+        # log holds before the decision.
+        before = 0
+        async for event in self.events(run_id, follow=False):
+            before = event.seq
         run = await self.decide(run_id, decisions, remember=remember)
-        return None if run.status == "awaiting_approval" else RemoteRunHandle(self, run.id)
+        if run.status == "awaiting_approval":
+            return None
+        return RemoteRunHandle(self, run.id, first_seq=before + 1)
 
     # checkpoints
 
@@ -491,7 +499,7 @@ class RemoteAgio:
         started = await self._call(
             "POST", f"/api/checkpoints/{_segment(checkpoint_id_)}/restore", body=body
         )
-        return RemoteRunHandle(self, started["run_id"])
+        return RemoteRunHandle(self, started["run_id"], first_seq=started["first_seq"])
 
     async def fork_checkpoint(
         self, checkpoint_id_: str, *, modifications: Modifications | dict[str, Any] | None = None
@@ -500,7 +508,7 @@ class RemoteAgio:
         started = await self._call(
             "POST", f"/api/checkpoints/{_segment(checkpoint_id_)}/fork", body=body
         )
-        return RemoteRunHandle(self, started["run_id"])
+        return RemoteRunHandle(self, started["run_id"], first_seq=started["first_seq"])
 
     async def checkpoint_tree(self, run_id: str) -> TreeNode:
         return await self._model(TreeNode, "GET", f"/api/runs/{_segment(run_id)}/tree")

@@ -3,6 +3,7 @@
 Importing this package is cheap: providers (and `openai`) load only when a run needs them.
 """
 
+from ._facade import AgioFacade, RunHandleFacade
 from ._version import __version__
 from .agents import Agent, AgentSpec
 from .approvals import ApprovalDecision, PendingApproval
@@ -46,6 +47,7 @@ __all__ = [
     "AgentSpec",
     "Agio",
     "AgioError",
+    "AgioFacade",
     "ApprovalDecision",
     "BaseEvent",
     "Checkpoint",
@@ -68,6 +70,7 @@ __all__ = [
     "RunCompleted",
     "RunFailed",
     "RunHandle",
+    "RunHandleFacade",
     "RunMetrics",
     "RunPaused",
     "RunResumed",

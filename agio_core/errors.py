@@ -8,7 +8,8 @@
     ├── ProviderError            the model provider failed (becomes `run_failed`)
     └── StoreError               the store could not write (disk full, permissions)
 
-The API maps these to status codes and the CLI to exit codes; nothing else needs to know.
+`HTTP_STATUS` maps these to status codes and `error_of_status` back (the API answers with
+one, `RemoteAgio` raises the same exception from it); the CLI maps them to exit codes.
 """
 
 from __future__ import annotations
@@ -54,3 +55,35 @@ class ProviderError(AgioError):
 
 class StoreError(AgioError):
     kind = "store"
+
+
+ERROR_OF_KIND: dict[ErrorKind, type[AgioError]] = {
+    "not_found": NotFoundError,
+    "conflict": ConflictError,
+    "invalid": InvalidInputError,
+    "provider": ProviderError,
+    "store": StoreError,
+}
+
+# The one error table, read both ways.
+HTTP_STATUS: dict[ErrorKind, int] = {
+    "not_found": 404,
+    "conflict": 409,
+    "invalid": 422,
+    # A provider error outside a run (where it would become `run_failed`) is an upstream failure.
+    "provider": 502,
+    "store": 503,
+}
+_KIND_OF_STATUS: dict[int, ErrorKind] = {status: kind for kind, status in HTTP_STATUS.items()}
+
+
+def http_status(error: AgioError) -> int:
+    return HTTP_STATUS.get(error.kind, 422)
+
+
+def kind_of_status(status: int) -> ErrorKind | None:
+    """The kind of error an HTTP error status stands for; any other 4xx is bad input, any
+    other 5xx none (the server itself failed)."""
+    if status in _KIND_OF_STATUS:
+        return _KIND_OF_STATUS[status]
+    return "invalid" if 400 <= status < 500 else None

@@ -15,7 +15,7 @@ from .._options import AS_JSON
 from .._render import model_label
 
 if TYPE_CHECKING:
-    from agio_core import Agent, Agio, Page
+    from agio_core import Agent, AgioFacade, Page
     from agio_core.tools._toolbox import ToolInfo
 
 app = AgioTyper(help="List, show, create and delete agents.", no_args_is_help=True)
@@ -98,7 +98,7 @@ def show(
       agio agents show assistant > assistant.yaml
     """
 
-    async def agent_and_tools(agio: Agio) -> tuple[Agent, Page[ToolInfo]]:
+    async def agent_and_tools(agio: AgioFacade) -> tuple[Agent, Page[ToolInfo]]:
         agent = await agio.get_agent(agent_id)
         return agent, await agio.list_tools(agent_id, limit=1000)
 

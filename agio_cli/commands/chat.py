@@ -16,7 +16,7 @@ from .._options import PairOptionCommand, option_pairs
 from .._stream import choose_style, exit_unless_completed
 
 if TYPE_CHECKING:
-    from agio_core import Agio, Run
+    from agio_core import AgioFacade, Run
     from agio_core.attachments import Attachment
 
 EXAMPLES = """
@@ -99,13 +99,13 @@ def load_attachments(sources: list[str], stdin: bytes | None = None) -> list[Att
     return [load_attachment(source, stdin=stdin) for source in sources]
 
 
-async def pick_session(agio: Agio, session: str | None, continue_latest: bool) -> str | None:
+async def pick_session(agio: AgioFacade, session: str | None, continue_latest: bool) -> str | None:
     if continue_latest:
         return await agio.latest_session()
     return session
 
 
-async def agent_of_session(agio: Agio, session_id: str | None, agent: str | None) -> str:
+async def agent_of_session(agio: AgioFacade, session_id: str | None, agent: str | None) -> str:
     """`-a` if given, else the agent of the session's latest run, else the default agent."""
     if agent is not None:
         return agent
@@ -117,7 +117,7 @@ async def agent_of_session(agio: Agio, session_id: str | None, agent: str | None
 
 
 async def start_turn(
-    agio: Agio,
+    agio: AgioFacade,
     settings: ChatSettings,
     text: str,
     session_id: str | None,
@@ -207,7 +207,7 @@ def register(app: typer.Typer) -> None:
         if not text and not attached:
             fail("nothing to send: give a message, or pipe one in on stdin")
 
-        async def answer(agio: Agio) -> Run:
+        async def answer(agio: AgioFacade) -> Run:
             session_id = await pick_session(agio, session, continue_latest)
             handle = await start_turn(agio, settings, text, session_id, attached)
             return await follow_and_ask(agio, handle, style, stream=not no_stream)

@@ -17,10 +17,9 @@ from .._options import AS_JSON, RUN_ID, param_value
 from .._render import Style
 from .._stream import choose_style, exit_unless_completed
 from .._wording import count
-from .runs import last_seq
 
 if TYPE_CHECKING:
-    from agio_core import Agio, Checkpoint, Run, TreeNode
+    from agio_core import AgioFacade, Checkpoint, Run, TreeNode
 
 app = AgioTyper(
     help="Inspect a run's checkpoints; restore, fork, compare them.",
@@ -231,17 +230,18 @@ def _continue(
     stream: bool,
     in_place: bool,
 ) -> None:
-    async def continue_from(agio: Agio) -> Run:
+    async def continue_from(agio: AgioFacade) -> Run:
         checkpoint = await agio.get_checkpoint(checkpoint_id)
         modifications = changes.resolve(checkpoint)
-        after = await last_seq(agio, checkpoint.run_id) if in_place else 0
         if in_place:
             handle = await agio.restore_checkpoint(
                 checkpoint_id, create_new_run=False, modifications=modifications
             )
         else:
             handle = await agio.fork_checkpoint(checkpoint_id, modifications=modifications)
-        return await follow_and_ask(agio, handle, style, stream=stream, after_seq=after)
+        return await follow_and_ask(
+            agio, handle, style, stream=stream, after_seq=handle.first_seq - 1
+        )
 
     exit_unless_completed(call(ctx, continue_from))
 
@@ -395,7 +395,7 @@ def ids(
 
     named = re.match(r"ck_([0-9a-f]{16})", word)
 
-    async def collect(agio: Agio) -> list[str]:
+    async def collect(agio: AgioFacade) -> list[str]:
         if named:
             run_ids = [f"run_{named.group(1)}"]
         else:

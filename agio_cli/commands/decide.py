@@ -14,7 +14,7 @@ from .._stream import Style, choose_style, exit_unless_completed, last_seq
 from .runs import app
 
 if TYPE_CHECKING:
-    from agio_core import Agio, Run
+    from agio_core import AgioFacade, Run
 
 CALLS = typer.Argument(
     None, metavar="CALL", help="Tool call ids to decide (default: every undecided call)."
@@ -35,7 +35,7 @@ def _decide(
 ) -> None:
     """Decide `calls`; if that was the last undecided one, follow the run here like resume."""
 
-    async def decide_here(agio: Agio) -> Run | None:
+    async def decide_here(agio: AgioFacade) -> Run | None:
         run = await agio.get_run(run_id)
         wanted = calls or [p.tool_call_id for p in run.pending_approvals if p.decision is None]
         decisions = [{"tool_call_id": c, "decision": decision, "reason": reason} for c in wanted]

@@ -16,11 +16,11 @@ from .._errors import EXIT_FAILED, error, exit_code_of, fail, say
 from .._help import AgioTyper
 from .._options import AS_JSON, RUN_ID
 from .._render import describe_call
-from .._stream import choose_style, exit_unless_completed, last_seq
+from .._stream import choose_style, exit_unless_completed
 from .._wording import count, tokens
 
 if TYPE_CHECKING:
-    from agio_core import Agio, Run
+    from agio_core import AgioFacade, Run
     from agio_core.runs import RunMetrics
 
 app = AgioTyper(
@@ -189,7 +189,7 @@ def events(
       agio runs events run_0123456789abcdef --follow
     """
 
-    async def tail(agio: Agio) -> None:
+    async def tail(agio: AgioFacade) -> None:
         async for event in agio.events(run_id, after_seq=after, follow=follow):
             out.write(event.to_json() + "\n")
 
@@ -269,10 +269,11 @@ def resume(
     """
     style = choose_style(as_json=as_json, events=events, quiet=quiet)
 
-    async def resume_here(agio: Agio) -> Run:
-        after = await last_seq(agio, run_id)
+    async def resume_here(agio: AgioFacade) -> Run:
         handle = await agio.resume_run(run_id)
-        return await follow_and_ask(agio, handle, style, stream=not no_stream, after_seq=after)
+        return await follow_and_ask(
+            agio, handle, style, stream=not no_stream, after_seq=handle.first_seq - 1
+        )
 
     exit_unless_completed(call(ctx, resume_here))
 
@@ -290,7 +291,7 @@ def delete(
       agio runs list -q --status failed | xargs agio runs delete
     """
 
-    async def delete_all(agio: Agio) -> list[tuple[str, BaseException]]:
+    async def delete_all(agio: AgioFacade) -> list[tuple[str, BaseException]]:
         failures: list[tuple[str, BaseException]] = []
         for run_id in run_ids:
             try:

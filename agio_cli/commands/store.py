@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from .. import _output as out
@@ -9,6 +11,10 @@ from .._connection import call, server_of
 from .._errors import EXIT_FAILED, fail, say
 from .._help import AgioTyper
 from .._options import AS_JSON
+
+if TYPE_CHECKING:
+    from agio_core import AgioFacade
+    from agio_core.store import Damage
 
 app = AgioTyper(
     help="Look after the local store (AGIO_HOME or AGIO_DATABASE_URL).", no_args_is_help=True
@@ -35,7 +41,14 @@ def check(
     """
     if server_of(ctx):
         fail("store check works on this machine's store, not through --server")
-    found = call(ctx, lambda agio: agio.check_store(repair=repair))
+
+    async def check_here(backend: AgioFacade) -> list[Damage]:
+        from agio_core import Agio
+
+        assert isinstance(backend, Agio)  # no --server: the embedded core
+        return await backend.check_store(repair=repair)
+
+    found = call(ctx, check_here)
     if as_json:
         items = [damage.model_dump() for damage in found]
         out.print_json({"total": len(items), "items": items, "limit": len(items), "offset": 0})

@@ -14,7 +14,7 @@ from typing import cast
 from textual.app import App
 from textual.binding import Binding
 
-from agio_core import Agio, RunHandle, Settings
+from agio_core import AgioFacade, RunHandleFacade, Settings
 
 from .._backend import open_backend, server_url
 from .commands import AgioCommands
@@ -52,7 +52,7 @@ class AgioApp(App[None]):
         agent: str = DEFAULT_AGENT,
         session: str | None = None,
         server: str | None = None,
-        backend: Agio | None = None,
+        backend: AgioFacade | None = None,
         settings: Settings | None = None,
     ) -> None:
         """Use `backend` if given (already open); else open one from `settings` or `server`."""
@@ -68,7 +68,7 @@ class AgioApp(App[None]):
         self.messages = MessageActions(self)
 
     @property
-    def agio(self) -> Agio:
+    def agio(self) -> AgioFacade:
         if self._backend is None:
             raise RuntimeError("the agio backend is not open yet")
         return self._backend
@@ -83,7 +83,7 @@ class AgioApp(App[None]):
         assert self._chat is not None
         return self._chat
 
-    def _open_backend(self) -> AbstractAsyncContextManager[Agio]:
+    def _open_backend(self) -> AbstractAsyncContextManager[AgioFacade]:
         return open_tui_backend(self.server, self.settings)
 
     async def on_mount(self) -> None:
@@ -181,7 +181,7 @@ class AgioApp(App[None]):
             while not isinstance(self.screen, ChatScreen):
                 self.pop_screen()  # watch the new run in the chat
 
-    async def continue_from(self, request: ForkRequest) -> RunHandle | None:
+    async def continue_from(self, request: ForkRequest) -> RunHandleFacade | None:
         """Fork from (or rewind to) a checkpoint, then watch the new run stream in the chat."""
         after_seq = 0
         with reported(self, "Cannot continue"):
@@ -242,12 +242,12 @@ def help_sections() -> list[Section]:
 
 def open_tui_backend(
     server: str | None, settings: Settings | None = None
-) -> AbstractAsyncContextManager[Agio]:
+) -> AbstractAsyncContextManager[AgioFacade]:
     """An `agio serve` if given; else the embedded core on a thread of its own (see
     `engine_thread`), so that drawing a long answer does not hold the run up."""
     if server and settings is None:
         return open_backend(server)
-    return cast("AbstractAsyncContextManager[Agio]", ThreadedAgio(settings or Settings()))
+    return cast("AbstractAsyncContextManager[AgioFacade]", ThreadedAgio(settings or Settings()))
 
 
 async def _serve(agent: str, session: str | None, server: str | None) -> None:

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from textual.message import Message
 
 from agio_core import (
-    Agio,
     AgioError,
+    AgioFacade,
     Event,
     NotFoundError,
     Run,
@@ -98,7 +98,7 @@ class Toast(_FollowerMessage):
         self.text, self.title, self.severity = text, title, severity
 
 
-async def control_call(agio: Agio, action: ControlAction, run_id: str) -> Run:
+async def control_call(agio: AgioFacade, action: ControlAction, run_id: str) -> Run:
     if action == "pause":
         return await agio.pause_run(run_id, wait=CONTROL_WAIT_S)
     if action == "cancel":
@@ -120,7 +120,7 @@ def control_outcome(action: ControlAction, run: Run) -> str:
 
 
 class RunFollower:
-    def __init__(self, agio: Agio, *, server: str | None) -> None:
+    def __init__(self, agio: AgioFacade, *, server: str | None) -> None:
         self.agio = agio
         self._listener: Callable[[Message], object] | None = None
         self.server = server

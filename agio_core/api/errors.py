@@ -12,19 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from ..errors import AgioError, ErrorKind
+from ..errors import AgioError, http_status
 from .schemas import ErrorOut, InvalidOut
 
 log = logging.getLogger("agio.api")
-
-STATUS_OF_KIND: dict[ErrorKind, int] = {
-    "not_found": 404,
-    "conflict": 409,
-    "invalid": 422,
-    # A provider error outside a run (where it would become `run_failed`) is an upstream failure.
-    "provider": 502,
-    "store": 503,
-}
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -45,7 +36,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 async def _agio_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AgioError)
-    status = STATUS_OF_KIND.get(exc.kind, 422)
+    status = http_status(exc)
     if status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.message)
     return JSONResponse({"detail": exc.message}, status_code=status)

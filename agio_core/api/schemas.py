@@ -158,6 +158,15 @@ class ApprovalsRequest(_Request):
     )
 
 
+class ResumedOut(RunOut):
+    """A resumed run, and where this stretch of its event log starts."""
+
+    first_seq: int = Field(
+        description="The resumed stretch's events have seq >= first_seq (run_resumed first); "
+        "follow them at /api/runs/{run_id}/events?after_seq=first_seq-1."
+    )
+
+
 class StreamTokenOut(BaseModel):
     token: str = Field(description="Send as `?token=` on this run's events, nowhere else.")
     expires_at: datetime = Field(description="The token admits no new stream after this.")

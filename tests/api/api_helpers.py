@@ -1,4 +1,4 @@
-"""Helpers for the API tests: SSE reading and the test agent's definition."""
+"""Helpers for the API tests: keys, SSE reading, and starting the stepper over HTTP."""
 
 from __future__ import annotations
 
@@ -8,39 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from helpers.agents import STEPPER_QUESTION
 from httpx_sse import EventSource
 
 from agio_core.events import parse_event
 
 API_KEY = "test-key-0123456789"
 OTHER_KEY = "second-key-abcdef"
-# An offline agent that streams slowly enough to pause, cancel or leave mid-run.
-SLOW_AGENT: dict[str, Any] = {
-    "id": "slow",
-    "name": "Slow",
-    "model": "offline/demo",
-    "model_params": {"delay_ms": 20},
-    "tools": ["calculator"],
-    "tags": ["test"],
-}
-# The offline model at full speed, for tests that only need a finished run.
-QUICK_AGENT: dict[str, Any] = {
-    "id": "quick",
-    "model": "offline/demo",
-    "model_params": {"delay_ms": 0},
-    "tools": ["calculator"],
-}
-LONG_MESSAGE = "count to 400"  # 400 words at 20 ms: ~8 s unless stopped
-# One calculator call per step, so a run has many safe points to pause at (~1.5 s in all).
-STEPPER_AGENT: dict[str, Any] = {
-    "id": "stepper",
-    "model": "offline/demo",
-    "model_params": {"delay_ms": 30, "parallel_tool_calls": False},
-    "tools": ["calculator"],
-    "max_steps": 100,
-}
-STEPPER_QUESTION = "What is " + ", ".join(f"{i}+{i}" for i in range(1, 13)) + "?"
-STEPPER_ANSWER = ". ".join(f"{i}+{i} = {2 * i}" for i in range(1, 13)) + "."
 TERMINAL = {"run_completed", "run_failed", "run_cancelled"}
 
 

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_helpers import API_KEY, OTHER_KEY, QUICK_AGENT, SLOW_AGENT, STEPPER_AGENT
-from api_servers import Server, agio_serve, clean_env, free_port, start_server
+from api_helpers import API_KEY, OTHER_KEY
+from helpers.agents import QUICK_AGENT, SLOW_AGENT, STEPPER_AGENT
+from helpers.servers import Server, agio_serve, clean_env, free_port, start_server
 
 
 @pytest.fixture(scope="session")

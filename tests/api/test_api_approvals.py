@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import sse_events, wait_for_status
-from api_servers import Server, agio_serve, clean_env
+from helpers.servers import Server, agio_serve, clean_env
 
 from agio_cli.remote import RemoteAgio
 from agio_core import ApprovalDecision, ConflictError, InvalidInputError

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from api_helpers import API_KEY, OTHER_KEY
-from api_servers import Server
+from helpers.servers import Server
 
 PROTECTED = [
     ("GET", "/api/agents"),

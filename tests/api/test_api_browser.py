@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import API_KEY
-from api_servers import Server, agio_serve, clean_env, free_port, start_server
+from helpers.servers import Server, agio_serve, clean_env, free_port, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

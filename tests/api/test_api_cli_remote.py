@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import API_KEY, STEPPER_ANSWER, STEPPER_QUESTION
-from api_servers import Server, clean_env, free_port
+from api_helpers import API_KEY
+from helpers.agents import STEPPER_ANSWER, STEPPER_QUESTION
+from helpers.servers import Server, clean_env, free_port
 
 
 class RemoteCli:

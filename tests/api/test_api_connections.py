@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_servers import Server, agio_serve
+from helpers.servers import Server, agio_serve
 
 HEADER_TIMEOUT_S = 1.0
 MAX_CONNECTIONS = 1000

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from api_servers import clean_env, free_port, start_server
+from helpers.servers import clean_env, free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_servers import Server, agio_serve
+from helpers.servers import Server, agio_serve
 
 from agio_core.api.middleware import host_allowed, host_name, parse_allowed_hosts
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import API_KEY
-from api_servers import Server
+from helpers.servers import Server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 DEFAULT_BASE = 'BASE = "http://127.0.0.1:8000"'

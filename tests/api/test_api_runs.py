@@ -7,8 +7,6 @@ import uuid
 import httpx
 import pytest
 from api_helpers import (
-    LONG_MESSAGE,
-    STEPPER_ANSWER,
     assert_well_formed,
     iter_events,
     sse_events,
@@ -16,6 +14,7 @@ from api_helpers import (
     stream_events,
     wait_for_status,
 )
+from helpers.agents import LONG_MESSAGE, STEPPER_ANSWER
 
 from agio_core import Run
 from agio_core.api.schemas import RunOut

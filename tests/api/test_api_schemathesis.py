@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import API_KEY
-from api_servers import Server, clean_env, free_port, start_server
+from helpers.servers import Server, clean_env, free_port, start_server
 
 CHECKS = ",".join(
     [

@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import SLOW_AGENT, iter_events, stream_events
-from api_servers import agio_serve, clean_env
+from api_helpers import iter_events, stream_events
+from helpers.agents import SLOW_AGENT
+from helpers.servers import agio_serve, clean_env
 
 from agio_core import InvalidInputError, Settings
 from agio_core.api.server import check_serve_options, is_loopback

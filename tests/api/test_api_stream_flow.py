@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from api_servers import Server, agio_serve
+from helpers.servers import Server, agio_serve
 
 KEEPALIVE_S = 0.3
 SEND_TIMEOUT_S = 1.0

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from api_helpers import API_KEY, OTHER_KEY, assert_well_formed, iter_events
-from api_servers import Server, clean_env, free_port, start_server
+from helpers.servers import Server, clean_env, free_port, start_server
 
 from agio_core.api.stream_tokens import StreamTokens
 

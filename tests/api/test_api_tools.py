@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from api_servers import Server
+from helpers.servers import Server
 
 
 def agent(agent_id: str, **fields: object) -> dict[str, object]:

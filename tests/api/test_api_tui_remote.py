@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from api_servers import Server
+from helpers.servers import Server
 from textual.pilot import Pilot
 
 from agio_cli.remote import RemoteAgio

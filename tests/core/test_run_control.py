@@ -11,19 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.agents import stepper_agent, sums_answer, sums_question
+from helpers.waiting import until
 
 from agio_core import Agio, Settings
 
 DRIVER = Path(__file__).with_name("drive_run.py")
 # One calculator call per step, 100 ms each: 12 steps, then a 36-word answer (about 5 s).
-LONG_QUESTION = "What is " + ", ".join(f"{i}+{i}" for i in range(1, 13)) + "?"
-STEPPER = {
-    "id": "stepper",
-    "model": "offline/demo",
-    "model_params": {"delay_ms": 100, "parallel_tool_calls": False},
-    "tools": ["calculator"],
-    "max_steps": 100,
-}
+LONG_QUESTION = sums_question(12)
+STEPPER = stepper_agent(delay_ms=100)
 
 
 @pytest.fixture
@@ -34,7 +30,7 @@ async def agio(settings: Settings) -> Agio:
 
 
 def expected_answer() -> str:
-    return ". ".join(f"{i}+{i} = {2 * i}" for i in range(1, 13)) + "."
+    return sums_answer(12)
 
 
 def spawn(home: Path, *args: str) -> subprocess.Popen[str]:
@@ -46,13 +42,6 @@ def spawn(home: Path, *args: str) -> subprocess.Popen[str]:
         text=True,
         env=env,
     )
-
-
-async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_pause_and_resume_in_process(agio: Agio) -> None:
@@ -118,7 +107,7 @@ async def test_sigkill_leaves_an_interrupted_resumable_run(agio: Agio, home: Pat
     async def has_progress() -> bool:
         return len((await agio.list_checkpoints(run_id)).items) >= 4
 
-    await wait_until(has_progress)
+    await until(has_progress, what="4 checkpoints")
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=5)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api.api_servers import wait_until_serving
+from helpers.servers import free_port, wait_until_serving
 
 from agio_core import Event, RunHandle
 
@@ -92,12 +91,6 @@ class LlamaServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def model_settings(alias: str, path: Path, chat_format: str, n_ctx: int) -> dict[str, Any]:

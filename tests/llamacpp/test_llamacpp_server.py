@@ -240,7 +240,7 @@ def test_the_server_accepts_only_a_string_beside_tool_calls(
 def test_streaming_through_agio_serve(
     settings: Settings, llama: LlamaServer, tmp_path: Path
 ) -> None:
-    from api.api_servers import agio_serve
+    from helpers.servers import agio_serve
 
     served = agio_serve(
         tmp_path / "serve",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from helpers.agents import stepper_agent
 from serve_helpers import (
     STREAM_END,
     TERMINAL,
@@ -37,14 +38,7 @@ EXPRESSIONS = 10
 
 
 def stepper(agent_id: str, delay_ms: int) -> dict[str, Any]:
-    """One calculator call per step: a pause has a safe point after every step."""
-    return {
-        "id": agent_id,
-        "model": "offline/demo",
-        "tools": ["calculator"],
-        "model_params": {"delay_ms": delay_ms, "parallel_tool_calls": False},
-        "max_steps": 40,
-    }
+    return stepper_agent(agent_id, delay_ms=delay_ms, max_steps=40)
 
 
 def question(i: int) -> str:

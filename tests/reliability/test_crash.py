@@ -25,13 +25,14 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers.agents import stepper_agent
+from helpers.waiting import wait_until
 
 from agio_core import Agio, Settings
 from agio_core.store._tinydb_check import reconcile
@@ -49,14 +50,8 @@ TERMINAL = {"run_completed", "run_failed", "run_cancelled"}
 
 
 def stepper(agent_id: str) -> dict[str, Any]:
-    """An offline agent taking one calculator call per step: runs of a few dozen events."""
-    return {
-        "id": agent_id,
-        "model": "offline/demo",
-        "model_params": {"delay_ms": 3, "parallel_tool_calls": False},
-        "tools": ["calculator"],
-        "max_steps": 50,
-    }
+    """Runs of a few dozen events."""
+    return stepper_agent(agent_id, delay_ms=3, max_steps=50)
 
 
 def question(rng: random.Random) -> str:
@@ -226,13 +221,6 @@ def all_completed(client: httpx.Client, run_ids: list[str]) -> bool:
     return all(run["status"] == "completed" for run in runs)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 async def test_sigkill_agio_serve(
     settings: Settings, home: Path, start_server: ServerFactory
 ) -> None:
@@ -272,7 +260,11 @@ async def test_sigkill_agio_serve(
             for run_id in interrupted:
                 response = client.post(f"/api/runs/{run_id}/resume")
                 assert response.status_code == 200, response.text
-            wait_for(functools.partial(all_completed, client, run_ids))
+            wait_until(
+                functools.partial(all_completed, client, run_ids),
+                timeout=30,
+                what="every run completed",
+            )
             assert client.get("/api/health").json()["status"] == "healthy"
         server.stop()
         await check_completed(agent_id, settings, len(messages))

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.agents import stepper_agent, sums_question
 
 from agio_core import Agio, ContentDelta, RunStarted, Settings, StepStarted, StoreError, Usage
 from agio_core._engine import EventLog
@@ -24,14 +25,8 @@ from agio_core.store.tinydb import TinyDBStore
 from .conftest import ServerFactory
 from .support import agio_cli, agio_env, fill_disk, no_traceback
 
-STEPPER: dict[str, Any] = {
-    "id": "stepper",
-    "model": "offline/demo",
-    "model_params": {"delay_ms": 20, "parallel_tool_calls": False},
-    "tools": ["calculator"],
-    "max_steps": 50,
-}
-LONG_QUESTION = "What is " + ", ".join(f"{i}+{i}" for i in range(1, 21)) + "?"
+STEPPER = stepper_agent(delay_ms=20, max_steps=50)
+LONG_QUESTION = sums_question(20)
 
 
 async def snapshot(agio: Agio) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAIServer, TextReply, ToolCall, ToolCallsReply
+from helpers.servers import free_port
 from pydantic import SecretStr
 
 from agio_core import Agio, Settings
@@ -283,12 +283,6 @@ async def test_a_server_that_cannot_start(
 
 
 # streamable HTTP
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,15 @@ from ...runs import RunStatus
 from ...service import Page
 from ..deps import AgioDep
 from ..errors import error_responses
-from ..schemas import ApprovalsRequest, CancelRequest, RunOut, RunStartRequest, UserId, run_out
+from ..schemas import (
+    ApprovalsRequest,
+    CancelRequest,
+    ResumedOut,
+    RunOut,
+    RunStartRequest,
+    UserId,
+    run_out,
+)
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -108,15 +116,16 @@ async def pause_run(agio: AgioDep, run_id: str, wait: ControlWait = 10.0) -> Run
 
 @router.post(
     "/{run_id}/resume",
-    response_model=RunOut,
+    response_model=ResumedOut,
     responses=error_responses(401, 404, 409),
     summary="Resume a paused or interrupted run",
     description="The run goes on in this server from its last checkpoint; returns at once. "
     "Follow it at `/api/runs/{run_id}/events`.",
 )
-async def resume_run(agio: AgioDep, run_id: str) -> RunOut:
+async def resume_run(agio: AgioDep, run_id: str) -> ResumedOut:
     handle = await agio.resume_run(run_id)
-    return run_out(await agio.get_run(handle.run_id))
+    run = await agio.get_run(handle.run_id)
+    return ResumedOut(**run_out(run).model_dump(), first_seq=handle.first_seq)
 
 
 @router.post(
