@@ -33,7 +33,7 @@ from agio_core.agents import load_agent_yaml
 from .conftest import ServerFactory
 from .support import ServerProcess, no_traceback
 
-FUZZ_SECONDS = int(os.environ.get("AGIO_FUZZ_SECONDS", "15"))
+FUZZ_SECONDS = int(os.environ.get("AGIO_FUZZ_SECONDS", "8"))
 FUZZ_EXAMPLES = int(os.environ.get("AGIO_FUZZ_EXAMPLES", "10"))
 HYPOTHESIS = settings(
     derandomize=True,

@@ -13,7 +13,7 @@ LOAD_TEST = Path(__file__).parents[2] / "bench" / "load_test.py"
 
 def test_load_smoke(home: Path, tmp_path: Path) -> None:
     figures = tmp_path / "figures.json"
-    argv = [sys.executable, str(LOAD_TEST), "--seconds", "6", "--users", "4"]
+    argv = [sys.executable, str(LOAD_TEST), "--seconds", "4", "--users", "4"]
     argv += ["--home", str(home), "--json", str(figures)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stdout + result.stderr
