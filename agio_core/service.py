@@ -18,7 +18,8 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from . import _deletion
-from ._engine import EventLog, Runner, StartMode
+from ._engine import Runner, StartMode
+from ._eventlog import EventLog
 from ._time import utcnow
 from .agents import (
     DEFAULT_AGENT_ID,

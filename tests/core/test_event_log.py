@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 from agio_core import Agio, ContentDelta, Settings
-from agio_core._engine import EventLog
+from agio_core._eventlog import EventLog
 from agio_core.ids import new_run_id
 from agio_core.providers import ModelRequest, ModelResponse
 from agio_core.providers.offline import MAX_COUNT, OfflineProvider

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agio_core import ContentDelta, Run, StepStarted
-from agio_core import _engine as engine
+from agio_core import _eventlog as engine
 from agio_core.events import Event
 from agio_core.ids import new_run_id
 from agio_core.runs import ControlRequest

@@ -9,7 +9,7 @@ from event_samples import sample_events
 from pydantic import ValidationError
 
 from agio_core import Agio, ContentDelta, Run, RunPaused, StepStarted, parse_event
-from agio_core._engine import EventLog
+from agio_core._eventlog import EventLog
 from agio_core.events import EVENT_CLASSES, EVENT_TYPES, why_not_an_event
 from agio_core.ids import new_run_id
 

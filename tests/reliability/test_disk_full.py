@@ -17,7 +17,7 @@ import pytest
 from helpers.agents import stepper_agent, sums_question
 
 from agio_core import Agio, ContentDelta, RunStarted, Settings, StepStarted, StoreError, Usage
-from agio_core._engine import EventLog
+from agio_core._eventlog import EventLog
 from agio_core.ids import new_run_id
 from agio_core.runs import Run
 from agio_core.store.tinydb import TinyDBStore
