@@ -22,7 +22,8 @@ from agio_core import Agio, Settings
 from agio_core.checkpoints import CheckpointRecord
 from agio_core.ids import new_run_id, new_session_id
 from agio_core.runs import Run
-from agio_core.store.tinydb import INDEX_FIELDS, TinyDBStore
+from agio_core.store._tinydb_listing import INDEX_FIELDS
+from agio_core.store.tinydb import TinyDBStore
 
 
 class TimedStore(TinyDBStore):

@@ -45,6 +45,19 @@ def parse_logged(lines: Iterable[str | bytes], where: str) -> Iterator[Event]:
             log.warning("%s, event %d: skipped, %s", where, number, why_not_an_event(exc))
 
 
+class Skipped:
+    """Says once, as a warning, that a damaged record was left out: a damaged file or row
+    spoils only its own run (or agent), and readers go on without it."""
+
+    def __init__(self) -> None:
+        self._warned: set[str] = set()
+
+    def __call__(self, problem: str) -> None:
+        if problem not in self._warned:
+            self._warned.add(problem)
+            log.warning("skipped: %s", problem)
+
+
 class Damage(BaseModel):
     """A stored file (or row) that cannot be read: what `agio store check` reports."""
 

@@ -40,13 +40,13 @@ async def check(store: PostgresStore) -> list[Damage]:
             key=sql.SQL(key),
             table=sql.Identifier(table),  # key: a constant of ours
         )
-        for ident, data in await store._fetch(f"check {table}", query):
+        for ident, data in await store.db.fetch(f"check {table}", query):
             try:
                 read(data)
             except ValidationError as exc:
                 problem = f"not a valid {what}: {exc.errors()[0]['msg']}"
                 found.append(Damage(path=f"{table}/{ident}", problem=problem))
-    stale = await store._fetch(
+    stale = await store.db.fetch(
         "check the run listing columns",
         "SELECT id FROM agio_runs WHERE status IS DISTINCT FROM data->>'status'",
     )

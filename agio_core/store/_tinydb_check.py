@@ -34,7 +34,9 @@ from ..events import parse_event
 from ..ids import RUN_ID
 from ..runs import FINISHED, ControlRequest, Run
 from ._base import Damage
-from .tinydb import listing_entry
+from ._tinydb_files import read_model, write_atomic
+from ._tinydb_lines import read_lines
+from ._tinydb_listing import listing_entry
 
 if TYPE_CHECKING:
     from .tinydb import TinyDBStore
@@ -44,7 +46,7 @@ HALF_CREATED_AFTER_S = 60.0
 
 
 def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFTER_S) -> int:
-    listed = {entry["id"]: entry["status"] for _, entry in store._runs_listing()}
+    listed = {entry["id"]: entry["status"] for _, entry in store.listing.latest()}
     fixed = 0
     present: set[str] = set()
     for folder in _run_folders(store):
@@ -64,19 +66,17 @@ def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFT
         with store._run_lock(folder.name):  # the record's latest state, in order with others
             run = _read(store, record)
             if run is not None and run.status != status:
-                store._index_run(run)
+                store.listing.append(run)
                 fixed += 1
     gone = set(listed) - present
     if gone:
-        with store._locked(store.home / "index.lock"):
-            store._compact_listing(drop=gone)
+        with store.listing.locked():
+            store.listing.compact(drop=gone)
         fixed += len(gone)
     return fixed
 
 
 def _read(store: TinyDBStore, record: Path) -> Run | None:
-    from .tinydb import read_model
-
     try:
         return read_model(record, Run)
     except StoreError as exc:
@@ -129,8 +129,6 @@ class _Checker:
     def lines(self, path: Path, valid: Callable[[bytes], object]) -> None:
         """A log of one JSON document per line: damaged lines reported; with repair, the
         log is rewritten without them (the original is moved aside first)."""
-        from .tinydb import read_lines, write_atomic
-
         good, bad = [], 0
         for line in read_lines(path):
             try:
@@ -171,10 +169,10 @@ def _agents(data: object) -> None:
 def check(store: TinyDBStore, repair: bool) -> list[Damage]:
     checker = _Checker(store, repair)
     try:
-        with store._locked(store.home / "index.lock"):
+        with store.listing.locked():
             if not checker.json_file(store.index_path, _agents):
                 checker.damaged(store.index_path, "not a valid agent index; agents are hidden")
-            checker.lines(store.runs_index_path, listing_entry)
+            checker.lines(store.listing.path, listing_entry)
         for folder in _run_folders(store):
             checker.run(folder)
     except (OSError, ValidationError) as exc:

@@ -15,7 +15,7 @@ from agio_core import _eventlog as engine
 from agio_core.events import Event
 from agio_core.ids import new_run_id
 from agio_core.runs import ControlRequest
-from agio_core.store import tinydb
+from agio_core.store import _tinydb_events
 from agio_core.store.tinydb import TinyDBStore
 
 
@@ -97,7 +97,7 @@ def open_event_logs() -> int:
 async def test_event_logs_stay_open_between_syncs_up_to_a_limit(
     store: TinyDBStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tinydb, "MAX_OPEN_EVENT_LOGS", 2)
+    monkeypatch.setattr(_tinydb_events, "MAX_OPEN_EVENT_LOGS", 2)
     runs = [await new_run(store) for _ in range(4)]
     before = open_event_logs()
     for round_ in range(3):

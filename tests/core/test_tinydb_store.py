@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 
 from agio_core import Agio, Settings
 from agio_core.errors import StoreError
-from agio_core.store.tinydb import TinyDBStore, lines_newest_first, read_lines, write_atomic
+from agio_core.store._tinydb_files import write_atomic
+from agio_core.store._tinydb_lines import lines_newest_first, read_lines
+from agio_core.store.tinydb import TinyDBStore
 
 
 async def test_run_listing_is_an_append_only_log_that_compacts(home: Path) -> None:
     store = TinyDBStore(home)
-    store.compact_every = 10
+    store.listing.compact_every = 10
     async with Agio(Settings(home=home), store=store) as agio:
         runs = [await agio.chat("assistant", f"count to {i}") for i in range(1, 5)]
         listing = home / "runs.jsonl"
@@ -62,7 +64,7 @@ async def test_listing_many_runs_holds_ids_not_entries(home: Path) -> None:
     store = TinyDBStore(home)
     await store.open()
     runs = 20_000
-    with store.runs_index_path.open("w") as listing:
+    with store.listing.path.open("w") as listing:
         for n in range(runs):
             for status in ("running", "completed"):
                 entry = {

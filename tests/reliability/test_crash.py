@@ -295,7 +295,8 @@ async def test_a_torn_event_line_is_ignored_and_repaired(settings: Settings, tor
 def listing_and_records(home: Path) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """Each run's latest listed status, each record's status, and folders with no record."""
     listed: dict[str, str] = {}
-    for line in (home / "runs.jsonl").read_bytes().splitlines():
+    listing = home / "runs.jsonl"  # none yet if the kill came before the first run was made
+    for line in (listing.read_bytes() if listing.exists() else b"").splitlines():
         with contextlib.suppress(ValueError):  # a line torn by the kill is ignored by readers
             entry = json.loads(line)
             listed[entry["id"]] = entry["status"]

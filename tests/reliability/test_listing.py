@@ -17,7 +17,8 @@ from pathlib import Path
 from agio_core import Agio, Settings
 from agio_core.ids import new_run_id
 from agio_core.runs import Run
-from agio_core.store.tinydb import TinyDBStore, write_atomic
+from agio_core.store._tinydb_files import write_atomic
+from agio_core.store.tinydb import TinyDBStore
 
 from .conftest import ServerFactory
 
@@ -56,7 +57,7 @@ async def crash_states(settings: Settings, home: Path) -> dict[str, str]:
     store = TinyDBStore(home)
     # 1. Killed between the record and its listing line: listed `running`, record `completed`.
     record = behind.model_copy(update={"status": "running", "finished_at": None})
-    store._index_run(record)
+    store.listing.append(record)
     # 2. Killed between a new run's record and its first listing line: not listed at all.
     kept = [
         line
@@ -72,7 +73,7 @@ async def crash_states(settings: Settings, home: Path) -> dict[str, str]:
     os.utime(half.parent, (old, old))
     # 4. Listed, but its folder is gone (removed by hand, or moved aside by a repair).
     gone = Run(id=new_run_id(), agent_id="calc", session_id="s", input="x", status="completed")
-    store._index_run(gone)
+    store.listing.append(gone)
     return {"behind": behind.id, "unlisted": unlisted.id, "half": half.parent.name}
 
 

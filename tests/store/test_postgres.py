@@ -19,7 +19,9 @@ if reason := pgserver.unavailable_reason():
 
 import psycopg
 
-from agio_core.store.postgres import SCHEMA_VERSION, PostgresStore, describe_url
+from agio_core.store._postgres_db import describe_url
+from agio_core.store._postgres_schema import SCHEMA_VERSION
+from agio_core.store.postgres import PostgresStore
 
 
 async def test_workers_starting_together_create_the_schema_once(postgres_url: str) -> None:
@@ -38,7 +40,7 @@ async def test_workers_starting_together_create_the_schema_once(postgres_url: st
 
 async def test_a_version_1_database_is_migrated_with_its_runs(postgres_url: str) -> None:
     """Runs written before user_id existed are kept, listed, and get user_id on change."""
-    from agio_core.store.postgres import MIGRATIONS
+    from agio_core.store._postgres_schema import MIGRATIONS
 
     old = Run(id=new_run_id(), agent_id="a", session_id="s", input="from version 1")
     with psycopg.connect(postgres_url, autocommit=True) as conn:
