@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ..agents import Agent
 from ..checkpoints import CheckpointRecord
 from ..events import parse_event
-from ..runs import Run
+from ..runs import ControlRequest, Run
 from ._base import Damage
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ RECORDS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("agio_runs", "id", Run.model_validate_json, "run record"),
     ("agio_checkpoints", "id", CheckpointRecord.model_validate_json, "checkpoint"),
     ("agio_events", "run_id || '#' || seq", parse_event, "event"),
+    ("agio_control", "run_id || '#' || id", ControlRequest.model_validate_json, "control request"),
 )
 
 
@@ -50,8 +51,10 @@ async def check(store: PostgresStore) -> list[Damage]:
         "check the run listing columns",
         "SELECT id FROM agio_runs WHERE status IS DISTINCT FROM data->>'status'",
     )
+    damaged = {d.path for d in found}
     found += [
         Damage(path=f"agio_runs/{row[0]}", problem="status column disagrees with the record")
         for row in stale
+        if f"agio_runs/{row[0]}" not in damaged  # a damaged record has no status to agree with
     ]
     return found

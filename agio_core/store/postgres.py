@@ -25,12 +25,13 @@ Cross-process wakeups use LISTEN/NOTIFY, not polling (`_postgres_notify`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any, LiteralString, TypeVar
 
 import psycopg
 from psycopg import sql
+from pydantic import BaseModel, ValidationError
 
 from ..agents import Agent
 from ..checkpoints import CheckpointRecord
@@ -38,9 +39,12 @@ from ..errors import StoreError
 from ..events import Event
 from ..ids import check_checkpoint_id, check_run_id, checkpoint_number, run_of_checkpoint
 from ..runs import ControlRequest, Run
-from ._base import Damage, RunChanges, Store, parse_logged
+from ._base import Damage, RunChanges, Skipped, Store, parse_logged
 from ._postgres_db import Database, describe_url, jsonb, jsonb_text
 from ._postgres_notify import CONTROL_CHANNEL, Wakeups, events_channel
+
+M = TypeVar("M", bound=BaseModel)
+CHECK_HINT = "`agio store check` lists such rows; fix or delete them with SQL"
 
 _NO_MESSAGE_ERRORS = (
     psycopg.errors.InsufficientPrivilege,
@@ -72,6 +76,7 @@ class PostgresStore(Store):
         self.db = Database(url, min_size=min_size, max_size=max_size)
         self._wakeups = Wakeups(url)
         self._flush_by_message = True
+        self.skipped = Skipped()
 
     def __repr__(self) -> str:
         return f"PostgresStore({describe_url(self.url)!r})"
@@ -88,13 +93,37 @@ class PostgresStore(Store):
 
         return await check(self)  # report only: rows of a shared database stay put
 
+    def _parsed(self, model: type[M], where: str, text: str) -> M:
+        """The record in a row's `data`. One that is no valid `model` (edited by hand, or
+        written by another agio) is damaged: a StoreError, as a damaged TinyDB file is."""
+        try:
+            return model.model_validate_json(text)
+        except ValidationError:
+            raise StoreError(
+                f"PostgreSQL at {describe_url(self.url)}: {where} is damaged: "
+                f"not a valid {model.__name__} ({CHECK_HINT})"
+            ) from None
+
+    def _readable(self, model: type[M], table: str, rows: Iterable[tuple[Any, ...]]) -> list[M]:
+        """The records of (key, data) rows; a damaged one is left out, with a warning once,
+        so that it spoils only itself (what the TinyDB store does with a damaged file)."""
+        records = []
+        for key, text in rows:
+            try:
+                records.append(self._parsed(model, f"{table}/{key}", text))
+            except StoreError as exc:
+                self.skipped(exc.message)
+        return records
+
     # agents
 
     async def get_agent(self, agent_id: str) -> Agent | None:
         rows = await self.db.fetch(
-            "read an agent", "SELECT data::text FROM agio_agents WHERE id = %s", (agent_id,)
+            "read an agent", "SELECT id, data::text FROM agio_agents WHERE id = %s", (agent_id,)
         )
-        return Agent.model_validate_json(rows[0][0]) if rows else None
+        # A damaged agent is no agent, as in the TinyDB store (whose default agent answers).
+        agents = self._readable(Agent, "agio_agents", rows)
+        return agents[0] if agents else None
 
     async def put_agent(self, agent: Agent) -> None:
         await self.db.execute(
@@ -113,17 +142,17 @@ class PostgresStore(Store):
     async def list_agents(self, tag: str | None = None) -> list[Agent]:
         if tag is None:
             rows = await self.db.fetch(
-                "list agents", 'SELECT data::text FROM agio_agents ORDER BY id COLLATE "C"'
+                "list agents", 'SELECT id, data::text FROM agio_agents ORDER BY id COLLATE "C"'
             )
         else:
             rows = await self.db.fetch(
                 "list agents",
-                "SELECT data::text FROM agio_agents"
+                "SELECT id, data::text FROM agio_agents"
                 " WHERE data->'tags' @> jsonb_build_array(%s::text)"
                 ' ORDER BY id COLLATE "C"',
                 (tag,),
             )
-        return [Agent.model_validate_json(row[0]) for row in rows]
+        return self._readable(Agent, "agio_agents", rows)
 
     # runs
 
@@ -166,7 +195,7 @@ class PostgresStore(Store):
             "SELECT data::text FROM agio_runs WHERE id = %s",
             (check_run_id(run_id),),
         )
-        return Run.model_validate_json(rows[0][0]) if rows else None
+        return self._parsed(Run, f"agio_runs/{run_id}", rows[0][0]) if rows else None
 
     async def transition_run(
         self, run_id: str, expected: Collection[str], changes: RunChanges
@@ -181,7 +210,7 @@ class PostgresStore(Store):
             row = await cursor.fetchone()
             if row is None:
                 return None
-            run = Run.model_validate_json(row[0])
+            run = self._parsed(Run, f"agio_runs/{run_id}", row[0])
             if run.status not in expected:
                 return None
             run = run.model_copy(update=changes(run) if callable(changes) else changes)
@@ -230,7 +259,7 @@ class PostgresStore(Store):
         )
         count = sql.SQL("SELECT count(*) FROM agio_runs") + where
         page = (
-            sql.SQL("SELECT data::text FROM agio_runs")
+            sql.SQL("SELECT id, data::text FROM agio_runs")
             + where
             + sql.SQL(" ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s")
         )
@@ -242,7 +271,8 @@ class PostgresStore(Store):
                 await conn.execute(page, [*params, max(limit, 0), max(offset, 0)])
             ).fetchall()
         total = int(total_row[0]) if total_row else 0
-        return total, [Run.model_validate_json(row[0]) for row in rows]
+        # A damaged run is counted but left out of the page, as in the TinyDB store.
+        return total, self._readable(Run, "agio_runs", rows)
 
     async def delete_run(self, run_id: str, expected: Collection[str]) -> bool:
         # One statement: the status check and the delete (checkpoints, events and control
@@ -270,15 +300,17 @@ class PostgresStore(Store):
             "SELECT data::text FROM agio_checkpoints WHERE id = %s",
             (check_checkpoint_id(checkpoint_id),),
         )
-        return CheckpointRecord.model_validate_json(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        return self._parsed(CheckpointRecord, f"agio_checkpoints/{checkpoint_id}", rows[0][0])
 
     async def list_checkpoints(self, run_id: str) -> list[CheckpointRecord]:
         rows = await self.db.fetch(
             "list checkpoints",
-            "SELECT data::text FROM agio_checkpoints WHERE run_id = %s ORDER BY number",
+            "SELECT id, data::text FROM agio_checkpoints WHERE run_id = %s ORDER BY number",
             (check_run_id(run_id),),
         )
-        return [CheckpointRecord.model_validate_json(row[0]) for row in rows]
+        return self._readable(CheckpointRecord, "agio_checkpoints", rows)
 
     async def page_checkpoints(
         self, run_id: str, *, limit: int, offset: int = 0
@@ -292,13 +324,13 @@ class PostgresStore(Store):
             )
             total_row = await cursor.fetchone()
             cursor = await conn.execute(
-                "SELECT data::text FROM agio_checkpoints WHERE run_id = %s"
+                "SELECT id, data::text FROM agio_checkpoints WHERE run_id = %s"
                 " ORDER BY number LIMIT %s OFFSET %s",
                 (run_id, max(limit, 0), max(offset, 0)),
             )
             rows = await cursor.fetchall()
         total = int(total_row[0]) if total_row else 0
-        return total, [CheckpointRecord.model_validate_json(row[0]) for row in rows]
+        return total, self._readable(CheckpointRecord, "agio_checkpoints", rows)
 
     async def mark_superseded(self, run_id: str, checkpoint_ids: Collection[str]) -> None:
         ids = [check_checkpoint_id(c) for c in checkpoint_ids]
@@ -387,11 +419,13 @@ class PostgresStore(Store):
     async def get_control(self, run_id: str) -> ControlRequest | None:
         rows = await self.db.fetch(
             "read run control",
-            "SELECT data::text FROM agio_control WHERE run_id = %s AND cleared_at IS NULL"
-            " ORDER BY id DESC LIMIT 1",
+            "SELECT run_id || '#' || id, data::text FROM agio_control"
+            " WHERE run_id = %s AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
             (check_run_id(run_id),),
         )
-        return ControlRequest.model_validate_json(rows[0][0]) if rows else None
+        # Polled by the running run: a damaged request is no request, said once.
+        requests = self._readable(ControlRequest, "agio_control", rows)
+        return requests[0] if requests else None
 
     async def clear_control(self, run_id: str) -> None:
         await self.db.execute(

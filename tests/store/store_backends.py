@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from agio_core.ids import run_of_checkpoint
 from agio_core.store import Store
 from agio_core.store.tinydb import TinyDBStore
 
@@ -26,8 +28,6 @@ def write_raw_events(backend: str, where: str, run_id: str, lines: list[str]) ->
         with open(Path(where) / "runs" / run_id / "events.jsonl", "a", encoding="utf-8") as log:
             log.writelines(line + "\n" for line in lines)
         return
-    import json
-
     import psycopg
 
     with psycopg.connect(where, autocommit=True) as connection:
@@ -36,3 +36,45 @@ def write_raw_events(backend: str, where: str, run_id: str, lines: list[str]) ->
                 "INSERT INTO agio_events (run_id, seq, data) VALUES (%s, %s, %s::jsonb)",
                 (run_id, json.loads(line)["seq"], line),
             )
+
+
+# A record no model accepts (an id must be text), in valid JSON: what a hand edit or another
+# agio version leaves, the damage a PostgreSQL `jsonb` column can hold too.
+NOT_A_RECORD = '{"id": [1, 2]}'
+
+
+def damage_record(backend: str, where: str, kind: str, key: str) -> None:
+    """Overwrite one stored record with `NOT_A_RECORD`, behind the store's back: `kind` is
+    "agent" (key: agent id), "run" (run id), "checkpoint" (checkpoint id) or "control" (run
+    id: its latest request)."""
+    if backend == "tinydb":
+        home = Path(where)
+        if kind == "agent":
+            index = json.loads((home / "index.json").read_text())
+            for doc_id, doc in index["agents"].items():
+                if doc["id"] == key:
+                    index["agents"][doc_id] = json.loads(NOT_A_RECORD)
+            (home / "index.json").write_text(json.dumps(index))
+            return
+        folder = home / "runs" / (run_of_checkpoint(key) if kind == "checkpoint" else key)
+        path = {
+            "run": folder / "run.json",
+            "checkpoint": folder / "checkpoints" / f"{key}.json",
+            "control": folder / "control.json",
+        }[kind]
+        assert path.exists(), path
+        path.write_text(NOT_A_RECORD)
+        return
+    import psycopg
+
+    table, column = {
+        "agent": ("agio_agents", "id"),
+        "run": ("agio_runs", "id"),
+        "checkpoint": ("agio_checkpoints", "id"),
+        "control": ("agio_control", "run_id"),
+    }[kind]
+    with psycopg.connect(where, autocommit=True) as connection:
+        changed = connection.execute(
+            f"UPDATE {table} SET data = %s::jsonb WHERE {column} = %s", (NOT_A_RECORD, key)
+        ).rowcount
+    assert changed, (table, key)
