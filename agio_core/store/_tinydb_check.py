@@ -2,12 +2,14 @@
 
 `reconcile`: a run's record (`run.json`) and its listing line (`runs.jsonl`) are written in
 two steps, record first, so a crash in between leaves the listing behind the record (a run
-listed `running` whose record says `completed`), or the run not listed at all; a crash
-while a run is created can leave a folder with no record. Reconciling appends the record's
-line where the listing is behind, and removes half-created folders and listing lines of
-runs that no longer exist. It reads the records only of runs the listing does not show as
-finished (a finished run's line is the last one written), so it stays cheap enough to run
-whenever the store opens.
+listed `running` whose record says `completed`; a finished run rewound in place, listed
+`completed` while its record says `running`), or the run not listed at all; a crash while a
+run is created can leave a folder with no record. Reconciling appends the record's line
+where the listing is behind, and removes half-created folders and listing lines of runs that
+no longer exist. It stays cheap enough to run whenever the store opens: it reads the records
+of runs the listing does not show as finished, and of finished ones only if their record was
+written since the last complete reconcile began (the mtime of `runs.reconciled`), which
+covers a rewind whose listing line was never written; the others cost one `stat`.
 
 `check`: every file the store reads, validated; with `repair`, what is damaged is moved
 under `AGIO_HOME/damaged/<time>/` (whole run folders when their record is damaged), and
@@ -16,6 +18,7 @@ logs with damaged lines are rewritten without them (the original moved aside fir
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -43,15 +46,26 @@ if TYPE_CHECKING:
 
 # A folder without a record younger than this may be a run being created right now.
 HALF_CREATED_AFTER_S = 60.0
+# File times lag the clock (coarse kernel timestamps, a file system of another host): a
+# record this much older than the last reconcile's start is still read again.
+CLOCK_SLACK_NS = 10 * 10**9
 
 
 def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFTER_S) -> int:
+    started = time.time_ns()
+    stamp = store.home / "runs.reconciled"
+    try:  # records written before this were seen by a reconcile that went to its end
+        seen_before: int | None = stamp.stat().st_mtime_ns - CLOCK_SLACK_NS
+    except FileNotFoundError:
+        seen_before = None  # never reconciled (or by an older agio): every record once
     listed = {entry["id"]: entry["status"] for _, entry in store.listing.latest()}
     fixed = 0
     present: set[str] = set()
     for folder in _run_folders(store):
         record = folder / "run.json"
-        if not record.exists():
+        try:
+            written = record.stat().st_mtime_ns
+        except FileNotFoundError:
             if time.time() - folder.stat().st_mtime > half_created_after_s:
                 # Killed while being created: nothing refers to it, nobody can resume it.
                 shutil.rmtree(folder, ignore_errors=True)
@@ -59,8 +73,8 @@ def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFT
             continue
         present.add(folder.name)
         status = listed.get(folder.name)
-        if status in FINISHED:
-            continue
+        if status in FINISHED and seen_before is not None and written < seen_before:
+            continue  # finished, and its record not written since a reconcile read it
         if _status_of(store, record) in {None, status}:
             continue  # agrees (or unreadable: skipped): nothing to write, no lock to take
         with store._run_lock(folder.name):  # the record's latest state, in order with others
@@ -73,6 +87,9 @@ def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFT
         with store.listing.locked():
             store.listing.compact(drop=gone)
         fixed += len(gone)
+    with contextlib.suppress(OSError):  # a read-only store: read them again next time
+        stamp.touch()
+        os.utime(stamp, ns=(started, started))
     return fixed
 
 

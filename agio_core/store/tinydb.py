@@ -10,7 +10,7 @@ its own folder with `run.json`, one small file per checkpoint, an append-only `e
 `_signal`). What a crash leaves behind is set right when the store opens (`_tinydb_check`).
 
     AGIO_HOME/
-      index.json, runs.jsonl, index.lock, control.signal
+      index.json, runs.jsonl, runs.reconciled, index.lock, control.signal
       runs/<run_id>/run.json, checkpoints/<checkpoint_id>.json, events.jsonl, control.json, lock
 """
 

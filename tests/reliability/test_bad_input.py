@@ -243,7 +243,8 @@ def files_under(folder: Path) -> set[str]:
 
 
 STORE_LAYOUT = re.compile(
-    r"^(index\.json|runs\.jsonl|index\.lock|control\.signal|runs|workspaces|runs/run_[0-9a-f]{16}"
+    r"^(index\.json|runs\.jsonl|runs\.reconciled|index\.lock|control\.signal|runs|workspaces"
+    r"|runs/run_[0-9a-f]{16}"
     r"(/(run\.json|lock|events\.jsonl|control\.json|checkpoints"
     r"(/ck_[0-9a-f]{16}_\d{4,9}\.json)?))?)$"
 )

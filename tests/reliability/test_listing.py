@@ -11,6 +11,9 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from agio_core.store._tinydb_files import write_atomic
 from agio_core.store.tinydb import TinyDBStore
 
 from .conftest import ServerFactory
+from .support import HERE, agio_env
 
 AGENT = {"id": "calc", "model": "offline/demo", "model_params": {"delay_ms": 0}}
 
@@ -110,4 +114,52 @@ async def test_the_server_sweeper_reconciles_while_it_runs(
         assert time.monotonic() < deadline, (listing(home), records(home), server.log()[-2000:])
         await asyncio.sleep(0.1)
     assert ids["behind"] in listing(home)
+    assert "run listing reconciled" in server.log()
+
+
+async def rewind_killed_midway(settings: Settings, home: Path) -> Run:
+    """A finished run, rewound in place by a process SIGKILLed after the run's record was
+    written and before its listing line was (tests/reliability/rewind_killed.py), as it was."""
+    async with Agio(settings) as agio:
+        await agio.create_agent(AGENT)
+        done = await agio.chat("calc", "What is 3+4?")
+        first = (await agio.list_checkpoints(done.id)).items[0].id
+    killed = subprocess.run(
+        [sys.executable, str(HERE / "rewind_killed.py"), first],
+        env=agio_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed
+    # The state the crash left: the record rewound, the listing still saying it finished.
+    assert records(home)[done.id] == "running" and listing(home)[done.id] == "completed"
+    return done
+
+
+async def test_a_rewind_killed_before_its_listing_line_is_reconciled_at_open(
+    settings: Settings, home: Path
+) -> None:
+    done = await rewind_killed_midway(settings, home)
+    async with Agio(settings) as agio:  # opening the store reconciles the listing
+        assert listing(home) == records(home)
+        # Its owner is dead: listed as the resumable run it is, and it resumes.
+        interrupted = await agio.list_runs(status="interrupted")
+        assert [r.id for r in interrupted.items] == [done.id]
+        assert (await agio.list_runs(status="completed")).total == 0
+        resumed = await (await agio.resume_run(done.id)).wait()
+        assert resumed.status == "completed" and resumed.response == done.response
+    assert_agree(home)
+
+
+async def test_the_sweeper_reconciles_a_rewind_killed_before_its_listing_line(
+    settings: Settings, home: Path, start_server: ServerFactory
+) -> None:
+    server = start_server(AGIO_SWEEP_EVERY_S="0.2")
+    run_id = (await rewind_killed_midway(settings, home)).id  # while the server runs
+    deadline = time.monotonic() + 20
+    while listing(home).get(run_id) != "interrupted":
+        assert time.monotonic() < deadline, (listing(home), records(home), server.log()[-2000:])
+        await asyncio.sleep(0.1)
+    assert listing(home) == records(home)
     assert "run listing reconciled" in server.log()
