@@ -1,4 +1,5 @@
-"""A run's event log in the process that drives it: numbering, live readers, batched stores."""
+"""A run's event log: written in the process that drives it (numbering, live readers,
+batched stores), read from any process (`EventReader`: replay, follow, end-of-stream rules)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from .events import Envelope, Event
-from .store import Store
+from .events import Envelope, Event, RunCancelled, RunCompleted, RunFailed
+from .runs import FINISHED, Run, RunError
+
+if TYPE_CHECKING:
+    from .store import Store  # whose modules import `control`, which imports this one
 
 # A run's events go to the store at most once per this interval (and at every `flush()`):
 # a stream of 50 tokens/s costs 10 appends a second, not 50. Live readers of this process
@@ -159,3 +164,138 @@ class EventLog:
                 if not waiter.done() or waiter.cancelled():  # this reader went away
                     with contextlib.suppress(ValueError):
                         self._waiters.remove(waiter)
+
+
+# End-of-stream rules. A finished run's log ends with one of TERMINAL_EVENTS; a stream also
+# ends at a pause (nothing happens until someone resumes) or a wait for approval (until
+# someone decides).
+TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
+STREAM_END_EVENTS = TERMINAL_EVENTS | {"run_paused", "run_awaiting_approval"}
+EVENTS_WAIT_S = 1.0  # longest wait for a remote run's next event before looking again
+# A run's owner records a new status (paused, completed, ...) just before it logs the event
+# that ends that stretch of the run: readers and new writers give that event this long.
+END_EVENT_GRACE_S = 2.0
+
+
+def terminal_event(run: Run, envelope: Envelope, reason: str = "cancelled") -> Event:
+    """The end event of a finished run, as its record says it ended."""
+    ts = run.finished_at or run.updated_at
+    if run.status == "completed":
+        response, metrics = run.response or "", run.metrics.model_copy()
+        return RunCompleted(**envelope, ts=ts, response=response, metrics=metrics)
+    if run.status == "failed":
+        error = run.error.model_copy() if run.error else RunError(type="unknown", message="")
+        return RunFailed(**envelope, ts=ts, error=error)
+    return RunCancelled(**envelope, ts=ts, reason=reason)
+
+
+class EventReader:
+    """A run's events for any reader, whichever process drives the run.
+
+    A run driven here is followed in memory (its `EventLog`); any other is read from the
+    store, polling while it runs. `live` finds the log of a run driven here; `get_run` reads
+    a run's record (reconciled: a run of a dead process is `interrupted`).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        live: Callable[[str], EventLog | None],
+        get_run: Callable[[str], Awaitable[Run]],
+    ) -> None:
+        self.store = store
+        self._live = live
+        self._get_run = get_run
+
+    async def batches(
+        self, run_id: str, *, after_seq: int = 0, follow: bool = True
+    ) -> AsyncGenerator[list[Event]]:
+        """The run's events after `after_seq`, in batches of whatever was there to read;
+        with `follow`, wait for more until it stops.
+
+        A finished run always ends with its terminal event: if its process died between
+        recording the end and logging the event, the event is rebuilt from the run record.
+        """
+        last: Event | None = None
+        async for batch in self._logged(run_id, after_seq=after_seq, follow=follow):
+            if batch:
+                last = batch[-1]
+                yield batch
+        if last is not None and last.type in TERMINAL_EVENTS:
+            return
+        run = await self._get_run(run_id)
+        if run.status not in FINISHED:
+            return
+        if last is None:
+            # Nothing is logged after `after_seq`: only the event at `after_seq` can be the end.
+            logged = await self.store.read_events(run_id, max(after_seq - 1, 0))
+            if logged and logged[-1].type in TERMINAL_EVENTS:
+                return
+            last = logged[-1] if logged else None
+        seq = (last.seq if last else 0) + 1
+        if seq > after_seq:
+            yield [terminal_event(run, {"seq": seq, "run_id": run.id})]
+
+    async def _logged(
+        self, run_id: str, *, after_seq: int = 0, follow: bool = True
+    ) -> AsyncIterator[list[Event]]:
+        log = self._live(run_id)
+        if log is not None and follow:
+            # Driven here: what this process logged is in memory, so a stream of a new run
+            # starts without waiting on the store.
+            if after_seq + 1 < log.first_seq:
+                stored = await self.store.read_events(run_id, after_seq)
+                yield [event for event in stored if event.seq < log.first_seq]
+                after_seq = max(after_seq, log.first_seq - 1)
+            async for batch in log.follow(after_seq):
+                yield batch
+            return
+        await self._get_run(run_id)
+        while True:
+            batch = await self.store.read_events(run_id, after_seq)
+            if batch:
+                yield batch
+                after_seq = batch[-1].seq
+            if not follow:
+                return
+            run = await self._get_run(run_id)
+            if run.status != "running":
+                yield await self.settled(run_id, run.status, after_seq)
+                return
+            if self._live(run_id) is not None:  # started here meanwhile (resumed): follow it
+                async for batch in self._logged(run_id, after_seq=after_seq):
+                    yield batch
+                return
+            await self.store.wait_for_events(run_id, after_seq, EVENTS_WAIT_S)
+
+    async def settled(self, run_id: str, status: str | None, after_seq: int = 0) -> list[Event]:
+        """The run's events after `after_seq`, including the one that ends the stretch that
+        left it in `status` (run_paused, or the terminal event), which its owner logs just
+        after recording `status`: other processes (workers) can look in between."""
+        events = await self.store.read_events(run_id, after_seq)
+        if status is None or status in {"running", "interrupted"}:
+            return events  # nothing ended, or its process died: no such event is coming
+        if not events and after_seq > 0:  # the caller read up to after_seq: was that the end?
+            last = await self.store.read_events(run_id, after_seq - 1)
+            ended = not last or last[0].type in STREAM_END_EVENTS
+        else:
+            ended = not events or events[-1].type in STREAM_END_EVENTS
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + END_EVENT_GRACE_S
+        while not ended and (remaining := deadline - loop.time()) > 0:
+            seen = events[-1].seq if events else after_seq
+            await self.store.wait_for_events(run_id, seen, remaining)
+            events += await self.store.read_events(run_id, seen)
+            ended = bool(events) and events[-1].type in STREAM_END_EVENTS
+        return events
+
+    async def log_end(self, run: Run, ended_from: str, reason: str = "cancelled") -> None:
+        """Log the terminal event of `run`, which ended outside any runner (a run nobody
+        drives, cancelled while it waited in `ended_from`): the one place outside the
+        engine that writes such an event. It comes after the stretch that left the run in
+        `ended_from` has logged its own end, so the log stays in order."""
+        logged = await self.settled(run.id, ended_from)
+        log = EventLog(run.id, self.store, logged[-1].seq if logged else 0)
+        await log.emit(terminal_event(run, log.envelope(), reason))
+        await log.flush()
+        await self.store.sync_events(run.id)

@@ -213,10 +213,6 @@ EventType = Literal[
     "run_completed",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
-TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
-# A paused run's stream ends too: nothing more happens until someone resumes it; likewise
-# a run awaiting approval, until someone decides.
-STREAM_END_EVENTS = TERMINAL_EVENTS | {"run_paused", "run_awaiting_approval"}
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 # Logs written before events were flat nest the fields under a top-level `data` key. In JSON,

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from . import _deletion
 from ._engine import Runner, StartMode
-from ._eventlog import EventLog
+from ._eventlog import EventLog, EventReader
 from ._time import utcnow
 from .agents import (
     DEFAULT_AGENT_ID,
@@ -46,14 +46,7 @@ from .checkpoints import (
 )
 from .control import CONTROL_POLL_S, owner_alive, owner_id, owning, release
 from .errors import ConflictError, InvalidInputError, NotFoundError, StoreError
-from .events import (
-    STREAM_END_EVENTS,
-    TERMINAL_EVENTS,
-    Event,
-    RunCancelled,
-    RunCompleted,
-    RunFailed,
-)
+from .events import Event
 from .ids import (
     SESSION_ID,
     check_checkpoint_id,
@@ -75,7 +68,6 @@ from .runs import (
     WAITING,
     ControlRequest,
     Run,
-    RunError,
     RunMetrics,
 )
 from .settings import Settings
@@ -86,10 +78,6 @@ from .tools._toolbox import ToolInfo, build_toolbox, builtin_infos, check_tool_n
 log = logging.getLogger("agio")
 T = TypeVar("T")
 CONTROL_WAIT_S = 10.0
-EVENTS_WAIT_S = 1.0  # longest wait for a remote run's next event before looking again
-# A run's owner records a new status (paused, completed, ...) just before it logs the event
-# that ends that stretch of the run: readers and new writers give that event this long.
-END_EVENT_GRACE_S = 2.0
 
 
 class Page(BaseModel, Generic[T]):
@@ -147,7 +135,12 @@ class Agio:
         # True behind `agio serve`: tools then treat the network as someone else's (fetch).
         self.serving = serving
         self._runners: dict[str, Runner] = {}
+        self._events = EventReader(self.store, self._live_log, self.get_run)
         self._opened = False
+
+    def _live_log(self, run_id: str) -> EventLog | None:
+        runner = self._runners.get(run_id)
+        return runner.log if runner is not None else None
 
     async def __aenter__(self) -> Agio:
         await self.open()
@@ -365,93 +358,17 @@ class Agio:
         self, run_id: str, *, after_seq: int = 0, follow: bool = True
     ) -> AsyncIterator[Event]:
         """The run's events after `after_seq`; with `follow`, wait for more until it stops.
-
-        A finished run always ends with its terminal event: if its process died between
-        recording the end and logging the event, the event is rebuilt from the run record.
-        """
+        A finished run's events always end with its terminal event."""
         async for batch in self.event_batches(run_id, after_seq=after_seq, follow=follow):
             for event in batch:
                 yield event
 
-    async def event_batches(
+    def event_batches(
         self, run_id: str, *, after_seq: int = 0, follow: bool = True
     ) -> AsyncGenerator[list[Event]]:
         """`events()`, in batches of whatever was there to read: a relay that writes each
         batch at once pays per batch, not per token."""
-        last: Event | None = None
-        async for batch in self._logged_events(run_id, after_seq=after_seq, follow=follow):
-            if batch:
-                last = batch[-1]
-                yield batch
-        if last is not None and last.type in TERMINAL_EVENTS:
-            return
-        run = await self.get_run(run_id)
-        if run.status not in FINISHED:
-            return
-        if last is None:
-            # Nothing is logged after `after_seq`: only the event at `after_seq` can be the end.
-            logged = await self.store.read_events(run_id, max(after_seq - 1, 0))
-            if logged and logged[-1].type in TERMINAL_EVENTS:
-                return
-            last = logged[-1] if logged else None
-        seq = (last.seq if last else 0) + 1
-        if seq > after_seq:
-            yield [_terminal_event(run, seq)]
-
-    async def _logged_events(
-        self, run_id: str, *, after_seq: int = 0, follow: bool = True
-    ) -> AsyncIterator[list[Event]]:
-        runner = self._runners.get(run_id)
-        if runner is not None and follow:
-            # Driven here: what this process logged is in memory, so a stream of a new run
-            # starts without waiting on the store.
-            if after_seq + 1 < runner.log.first_seq:
-                stored = await self.store.read_events(run_id, after_seq)
-                yield [event for event in stored if event.seq < runner.log.first_seq]
-                after_seq = max(after_seq, runner.log.first_seq - 1)
-            async for batch in runner.log.follow(after_seq):
-                yield batch
-            return
-        await self.get_run(run_id)
-        while True:
-            batch = await self.store.read_events(run_id, after_seq)
-            if batch:
-                yield batch
-                after_seq = batch[-1].seq
-            if not follow:
-                return
-            run = await self.get_run(run_id)
-            if run.status != "running":
-                yield await self._settled_events(run_id, run.status, after_seq)
-                return
-            if run_id in self._runners:  # started here meanwhile (resumed): follow it live
-                async for batch in self._logged_events(run_id, after_seq=after_seq):
-                    yield batch
-                return
-            await self.store.wait_for_events(run_id, after_seq, EVENTS_WAIT_S)
-
-    async def _settled_events(
-        self, run_id: str, status: str | None, after_seq: int = 0
-    ) -> list[Event]:
-        """The run's events after `after_seq`, including the one that ends the stretch that
-        left it in `status` (run_paused, or the terminal event), which its owner logs just
-        after recording `status`: other processes (workers) can look in between."""
-        events = await self.store.read_events(run_id, after_seq)
-        if status is None or status in {"running", "interrupted"}:
-            return events  # nothing ended, or its process died: no such event is coming
-        if not events and after_seq > 0:  # the caller read up to after_seq: was that the end?
-            last = await self.store.read_events(run_id, after_seq - 1)
-            ended = not last or last[0].type in STREAM_END_EVENTS
-        else:
-            ended = not events or events[-1].type in STREAM_END_EVENTS
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + END_EVENT_GRACE_S
-        while not ended and (remaining := deadline - loop.time()) > 0:
-            seen = events[-1].seq if events else after_seq
-            await self.store.wait_for_events(run_id, seen, remaining)
-            events += await self.store.read_events(run_id, seen)
-            ended = bool(events) and events[-1].type in STREAM_END_EVENTS
-        return events
+        return self._events.batches(run_id, after_seq=after_seq, follow=follow)
 
     # runs: starting
 
@@ -663,11 +580,7 @@ class Agio:
             )
             if cancelled is None:
                 return await self.cancel_run(run_id, reason=reason, wait=wait)
-            last = await self._settled_events(run_id, run.status)
-            log_ = EventLog(run_id, self.store, last[-1].seq if last else 0)
-            await log_.emit(RunCancelled(**log_.envelope(), reason=reason))
-            await log_.flush()
-            await self.store.sync_events(run_id)
+            await self._events.log_end(cancelled, run.status, reason)
             return cancelled
         await self.store.request_control(
             run_id, ControlRequest(action="cancel", reason=reason, requested_by=owner_id())
@@ -801,7 +714,7 @@ class Agio:
         claimed_from: str | None = None,
     ) -> RunHandle:
         """Drive `run` on from `source`, whose state holds the first `checkpointed` messages."""
-        events = await self._settled_events(run.id, claimed_from) if mode == "resume" else []
+        events = await self._events.settled(run.id, claimed_from) if mode == "resume" else []
         return await self._launch(
             run,
             agent,
@@ -1022,15 +935,3 @@ class Agio:
     async def diff_checkpoints(self, a: str, b: str) -> MessageDiff:
         left, right = await self.get_checkpoint(a), await self.get_checkpoint(b)
         return diff_messages(a, left.messages, b, right.messages)
-
-
-def _terminal_event(run: Run, seq: int) -> Event:
-    """The end event of a finished run, as its owner would have logged it."""
-    ts = run.finished_at or run.updated_at
-    if run.status == "completed":
-        response, metrics = run.response or "", run.metrics.model_copy()
-        return RunCompleted(seq=seq, run_id=run.id, ts=ts, response=response, metrics=metrics)
-    if run.status == "failed":
-        error = run.error.model_copy() if run.error else RunError(type="unknown", message="")
-        return RunFailed(seq=seq, run_id=run.id, ts=ts, error=error)
-    return RunCancelled(seq=seq, run_id=run.id, ts=ts, reason="cancelled")
