@@ -31,6 +31,7 @@ from agio_core.checkpoints import (
     Modifications,
     TreeNode,
 )
+from agio_core.control import CONTROL_WAIT_S
 from agio_core.errors import (
     ERROR_OF_KIND,
     AgioError,
@@ -43,7 +44,7 @@ from agio_core.errors import (
 from agio_core.events import Event, parse_event, why_not_an_event
 from agio_core.models import ModelCatalog
 from agio_core.runs import DELETABLE, Run
-from agio_core.service import CONTROL_WAIT_S, Page
+from agio_core.service import Page
 from agio_core.tools._toolbox import ToolInfo
 
 log = logging.getLogger("agio.remote")

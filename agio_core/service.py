@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from . import _deletion
 from ._engine import Runner, StartMode
-from ._eventlog import EventLog, EventReader
+from ._eventlog import EventLog
 from ._time import utcnow
 from .agents import (
     DEFAULT_AGENT_ID,
@@ -29,7 +29,7 @@ from .agents import (
     load_agent_file,
     parse_agent_spec,
 )
-from .approvals import ApprovalDecision, apply_decisions, recording, undecided
+from .approvals import ApprovalDecision
 from .attachments import Attachment, user_content
 from .checkpoints import (
     AgentSnapshot,
@@ -44,13 +44,12 @@ from .checkpoints import (
     common_prefix,
     diff_messages,
 )
-from .control import CONTROL_POLL_S, owner_alive, owner_id, owning, release
-from .errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from .control import CONTROL_WAIT_S, RunControl, owning
+from .errors import ConflictError, InvalidInputError, NotFoundError
 from .events import Event
 from .ids import (
     SESSION_ID,
     check_checkpoint_id,
-    check_run_id,
     check_user_id,
     checkpoint_id,
     checkpoint_number,
@@ -62,11 +61,8 @@ from .model_params import check_changed_params, check_model_params
 from .models import ModelCatalog, list_models
 from .providers import Providers, split_model
 from .runs import (
-    FINISHED,
     RESUMABLE,
     RUN_STATUSES,
-    WAITING,
-    ControlRequest,
     Run,
     RunMetrics,
 )
@@ -77,7 +73,6 @@ from .tools._toolbox import ToolInfo, build_toolbox, builtin_infos, check_tool_n
 
 log = logging.getLogger("agio")
 T = TypeVar("T")
-CONTROL_WAIT_S = 10.0
 
 
 class Page(BaseModel, Generic[T]):
@@ -135,12 +130,9 @@ class Agio:
         # True behind `agio serve`: tools then treat the network as someone else's (fetch).
         self.serving = serving
         self._runners: dict[str, Runner] = {}
-        self._events = EventReader(self.store, self._live_log, self.get_run)
+        self._control = RunControl(self.store, self._runners)
+        self._events = self._control.events
         self._opened = False
-
-    def _live_log(self, run_id: str) -> EventLog | None:
-        runner = self._runners.get(run_id)
-        return runner.log if runner is not None else None
 
     async def __aenter__(self) -> Agio:
         await self.open()
@@ -259,27 +251,8 @@ class Agio:
 
     # runs: reading
 
-    async def _reconciled(self, run: Run) -> Run:
-        """A `running` run whose owner is gone is `interrupted`: say so, durably."""
-        if run.status != "running" or owner_alive(run):
-            return run
-        try:
-            updated = await self.store.transition_run(
-                run.id,
-                {"running"},
-                lambda current: (
-                    {"status": "interrupted", "owner": None} if current.owner == run.owner else {}
-                ),
-            )
-        except StoreError:  # e.g. the disk is full: reading must still work; record it later
-            return run.model_copy(update={"status": "interrupted", "owner": None})
-        return updated or run
-
     async def get_run(self, run_id: str) -> Run:
-        run = await self.store.get_run(check_run_id(run_id))
-        if run is None:
-            raise NotFoundError(f"run not found: {run_id!r}")
-        return await self._reconciled(run)
+        return await self._control.get_run(run_id)
 
     async def list_runs(
         self,
@@ -307,7 +280,7 @@ class Agio:
             limit=limit,
             offset=offset,
         )
-        items = [await self._reconciled(run) for run in runs]
+        items = [await self._control.reconciled(run) for run in runs]
         return Page(total=total, items=items, limit=limit, offset=offset)
 
     async def delete_run(self, run_id: str) -> None:
@@ -342,9 +315,7 @@ class Agio:
         Reading a run does this lazily; a server calls it periodically so that runs of a
         worker that died show up as resumable without anyone looking at them first.
         """
-        _, running = await self.store.list_runs(status="running", limit=10_000)
-        reconciled = [await self._reconciled(run) for run in running]
-        return [run.id for run in reconciled if run.status == "interrupted"]
+        return await self._control.interrupt_orphans()
 
     async def check_store(self, *, repair: bool = False) -> list[Damage]:
         """Files (or rows) of the store that cannot be read; with `repair`, moved aside."""
@@ -452,7 +423,7 @@ class Agio:
         if session_id is not None:
             _, previous = await self.store.list_runs(session_id=session_id, limit=1)
             if previous:
-                last = await self._reconciled(previous[0])
+                last = await self._control.reconciled(previous[0])
                 if last.status == "running":
                     raise ConflictError(
                         f"session {session_id!r} is busy: run {last.id} is still running"
@@ -513,114 +484,26 @@ class Agio:
 
     # runs: control
 
-    async def _wait_for_status(self, run_id: str, statuses: set[str], timeout: float) -> Run:
-        runner = self._runners.get(run_id)
-        if runner is not None and runner.task is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(runner.task), timeout)
-            return await self.get_run(run_id)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            run = await self.get_run(run_id)
-            if run.status in statuses or asyncio.get_running_loop().time() > deadline:
-                return run
-            await asyncio.sleep(CONTROL_POLL_S / 2)
-
-    async def _control_target(self, run_id: str) -> Run:
-        """The run a control call acts on. A run of this process that has recorded its end
-        is still logging it: wait for that, so that an answer saying the run has ended
-        comes after its log says so too."""
-        run = await self.get_run(run_id)
-        runner = self._runners.get(run_id)
-        if run.status != "running" and runner is not None and runner.task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(runner.task), CONTROL_WAIT_S)
-            run = await self.get_run(run_id)
-        return run
-
     async def pause_run(self, run_id: str, *, wait: float = CONTROL_WAIT_S) -> Run:
         """Ask the run to pause now (a model stream is cut, a tool call finishes first);
         wait up to `wait` s for it to do so."""
-        run = await self._control_target(run_id)
-        if run.status != "running":
-            raise ConflictError(f"run {run_id} is {run.status}; only a running run can be paused")
-        # Stored even when the run is driven here: the control log says who asked whom.
-        await self.store.request_control(
-            run_id, ControlRequest(action="pause", requested_by=owner_id())
-        )
-        if runner := self._runners.get(run_id):
-            runner.request_pause()
-        if wait <= 0:
-            return run
-        # Awaiting approval counts: it stopped (durably) before the pause came to it.
-        settled = await self._wait_for_status(run_id, {*WAITING, *FINISHED}, wait)
-        if settled.status in FINISHED:
-            # It ended before it came to a safe point: say so, as for a run already ended.
-            raise ConflictError(f"run {run_id} {settled.status} before it could pause")
-        return settled
+        return await self._control.pause(run_id, wait=wait)
 
     async def cancel_run(
         self, run_id: str, *, reason: str = "cancelled by user", wait: float = CONTROL_WAIT_S
     ) -> Run:
-        run = await self._control_target(run_id)
-        if run.status in FINISHED:
-            raise ConflictError(f"run {run_id} is already {run.status}")
-        if run.status in WAITING:
-            # Nobody drives it: cancel it here, atomically against a concurrent resume or
-            # the decision that would continue it.
-            cancelled = await self.store.transition_run(
-                run_id,
-                WAITING,
-                {
-                    "status": "cancelled",
-                    "finished_at": utcnow(),
-                    "updated_at": utcnow(),
-                    "pending_approvals": [],
-                },
-            )
-            if cancelled is None:
-                return await self.cancel_run(run_id, reason=reason, wait=wait)
-            await self._events.log_end(cancelled, run.status, reason)
-            return cancelled
-        await self.store.request_control(
-            run_id, ControlRequest(action="cancel", reason=reason, requested_by=owner_id())
-        )
-        if runner := self._runners.get(run_id):
-            runner.stop("cancel", reason)
-        if wait <= 0:
-            return run
-        settled = await self._wait_for_status(run_id, {*FINISHED, *WAITING}, wait)
-        if settled.status in WAITING:
-            # It paused, began to wait for approval, or its process died, before it saw the
-            # request: cancel it there.
-            return await self.cancel_run(run_id, reason=reason, wait=wait)
-        if settled.status in {"completed", "failed"}:
-            # It ended otherwise before it could be cancelled: the answer says what the record
-            # and the log say, as for a run that had ended before the call.
-            raise ConflictError(f"run {run_id} {settled.status} before it could be cancelled")
-        return settled
+        return await self._control.cancel(run_id, reason=reason, wait=wait)
 
     async def resume_run(self, run_id: str) -> RunHandle:
         """Continue a paused or interrupted run from its last checkpoint, in this process."""
-        run = await self.get_run(run_id)
-        if run.status == "awaiting_approval":
-            raise ConflictError(
-                f"run {run_id} is awaiting approval; it goes on once its tool calls are "
-                f"decided (agio runs approve|deny {run_id})"
-            )
-        if run.status not in RESUMABLE:
-            raise ConflictError(
-                f"run {run_id} is {run.status}; only a paused or interrupted run can be resumed"
-            )
-        if run.last_checkpoint_id is None:
-            raise ConflictError(f"run {run_id} has no checkpoint to resume from")
+        run = await self._control.resumable(run_id)
+        assert run.last_checkpoint_id is not None
         record = await self._checkpoint_record(run.last_checkpoint_id)
         messages = await self._messages_of(record)
         with owning(run_id) as owner:
-            claimed = await self.store.transition_run(run_id, RESUMABLE, self._claim(owner))
-            if claimed is None:
-                raise ConflictError(f"run {run_id} was resumed or cancelled by someone else")
-            await self.store.clear_control(run_id)
+            claimed = await self._control.claim(
+                run_id, owner, RESUMABLE, f"run {run_id} was resumed or cancelled by someone else"
+            )
             return await self._continue(
                 claimed,
                 record,
@@ -659,27 +542,14 @@ class Agio:
         carrying the reason. Returns the continuation, or None while calls are undecided.
         """
         parsed = [ApprovalDecision.model_validate(d) for d in decisions]
-        run = await self.get_run(run_id)
-        if run.status != "awaiting_approval" or not undecided(run.pending_approvals):
-            raise ConflictError(f"run {run_id} is {run.status}; no tool call waits for a decision")
-        # Refuse unknown calls before anything is written (the write checks again).
-        apply_decisions(run.pending_approvals, parsed, remember=remember, rules={})
-        if run.last_checkpoint_id is None:
-            raise ConflictError(f"run {run_id} has no checkpoint to continue from")
+        run = await self._control.decidable(run_id, parsed, remember=remember)
+        assert run.last_checkpoint_id is not None
         record = await self._checkpoint_record(run.last_checkpoint_id)
         messages = await self._messages_of(record)
         with owning(run_id) as owner:
-            decided = recording(parsed, remember=remember, claim=self._claim(owner))
-            updated = await self.store.transition_run(run_id, {"awaiting_approval"}, decided)
-            if updated is None or updated.status == "awaiting_approval":
-                release(run_id)
-                if updated is None:
-                    raise ConflictError(
-                        f"run {run_id} is no longer awaiting approval (cancelled, or its last "
-                        "call was decided by someone else)"
-                    )
+            updated = await self._control.record_decisions(run_id, owner, parsed, remember=remember)
+            if updated is None:
                 return None
-            await self.store.clear_control(run_id)
             return await self._continue(
                 updated,
                 record,
@@ -689,17 +559,6 @@ class Agio:
                 mode="resume",
                 claimed_from="awaiting_approval",
             )
-
-    @staticmethod
-    def _claim(owner: str) -> dict[str, Any]:
-        return {
-            "status": "running",
-            "owner": owner,
-            "heartbeat_at": utcnow(),
-            "updated_at": utcnow(),
-            "finished_at": None,
-            "error": None,
-        }
 
     async def _continue(
         self,
@@ -825,30 +684,24 @@ class Agio:
             return await self.fork_checkpoint(checkpoint_id_, modifications=mods)
         source = await self._checkpoint_record(checkpoint_id_)
         messages, agent, checkpointed = await self._continuation(source, mods)
-        run = await self.get_run(source.run_id)
-        if run.status == "running":
-            raise ConflictError(f"run {run.id} is running; pause or cancel it before rewinding it")
+        run = await self._control.rewindable(source.run_id)
         later = [
             r.id
             for r in await self.store.list_checkpoints(run.id)
             if not r.superseded and checkpoint_number(r.id) > checkpoint_number(source.id)
         ]
         with owning(run.id) as owner:
-            claimed = await self.store.transition_run(
+            claimed = await self._control.claim(
                 run.id,
+                owner,
                 {s for s in RUN_STATUSES if s != "running"},
-                {
-                    **self._claim(owner),
-                    "response": None,
-                    "metrics": RunMetrics(**source.metrics),
-                    # The run answers the new question now: its record says so.
-                    **({"input": mods.modified_query} if mods.modified_query is not None else {}),
-                    "pending_approvals": [],
-                },
+                f"run {run.id} started running; try again when it stops",
+                response=None,
+                metrics=RunMetrics(**source.metrics),
+                # The run answers the new question now: its record says so.
+                **({"input": mods.modified_query} if mods.modified_query is not None else {}),
+                pending_approvals=[],
             )
-            if claimed is None:
-                raise ConflictError(f"run {run.id} started running; try again when it stops")
-            await self.store.clear_control(run.id)
             await self.store.mark_superseded(run.id, later)
             return await self._continue(
                 claimed,
