@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from . import _deletion
 from ._engine import Runner, StartMode
 from ._eventlog import EventLog
+from ._history import History
 from ._time import utcnow
 from .agents import (
     DEFAULT_AGENT_ID,
@@ -42,22 +43,17 @@ from .checkpoints import (
     Modifications,
     TreeNode,
     common_prefix,
-    diff_messages,
 )
 from .control import CONTROL_WAIT_S, RunControl, owning
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .events import Event
 from .ids import (
     SESSION_ID,
-    check_checkpoint_id,
     check_user_id,
-    checkpoint_id,
-    checkpoint_number,
     new_run_id,
     new_session_id,
-    run_of_checkpoint,
 )
-from .model_params import check_changed_params, check_model_params
+from .model_params import check_model_params
 from .models import ModelCatalog, list_models
 from .providers import Providers, split_model
 from .runs import (
@@ -132,6 +128,7 @@ class Agio:
         self._runners: dict[str, Runner] = {}
         self._control = RunControl(self.store, self._runners)
         self._events = self._control.events
+        self._history = History(self.store, self.get_run)
         self._opened = False
 
     async def __aenter__(self) -> Agio:
@@ -285,7 +282,9 @@ class Agio:
 
     async def delete_run(self, run_id: str) -> None:
         """Delete a run that is not running; runs that build on it keep working."""
-        await _deletion.delete_run(self.store, await self.get_run(run_id), self._messages_of)
+        await _deletion.delete_run(
+            self.store, await self.get_run(run_id), self._history.messages_of
+        )
 
     async def prune_runs(
         self,
@@ -303,7 +302,7 @@ class Agio:
         for run in runs:
             if not dry_run:
                 try:
-                    await _deletion.delete_run(self.store, run, self._messages_of)
+                    await _deletion.delete_run(self.store, run, self._history.messages_of)
                 except (NotFoundError, ConflictError):  # deleted or resumed meanwhile
                     continue
             deleted.append(run.id)
@@ -435,8 +434,7 @@ class Agio:
                     )
                 rules = dict(last.approval_rules)  # `remember` holds for the whole session
                 if last.last_checkpoint_id:
-                    base = await self._checkpoint_record(last.last_checkpoint_id)
-                    previous_messages = await self._messages_of(base)
+                    base, previous_messages = await self._history.state_at(last.last_checkpoint_id)
         snapshot = AgentSnapshot(
             agent_id=agent.id,
             model=model,
@@ -498,8 +496,7 @@ class Agio:
         """Continue a paused or interrupted run from its last checkpoint, in this process."""
         run = await self._control.resumable(run_id)
         assert run.last_checkpoint_id is not None
-        record = await self._checkpoint_record(run.last_checkpoint_id)
-        messages = await self._messages_of(record)
+        record, messages = await self._history.state_at(run.last_checkpoint_id)
         with owning(run_id) as owner:
             claimed = await self._control.claim(
                 run_id, owner, RESUMABLE, f"run {run_id} was resumed or cancelled by someone else"
@@ -544,8 +541,7 @@ class Agio:
         parsed = [ApprovalDecision.model_validate(d) for d in decisions]
         run = await self._control.decidable(run_id, parsed, remember=remember)
         assert run.last_checkpoint_id is not None
-        record = await self._checkpoint_record(run.last_checkpoint_id)
-        messages = await self._messages_of(record)
+        record, messages = await self._history.state_at(run.last_checkpoint_id)
         with owning(run_id) as owner:
             updated = await self._control.record_decisions(run_id, owner, parsed, remember=remember)
             if updated is None:
@@ -589,31 +585,6 @@ class Agio:
 
     # checkpoints
 
-    async def _checkpoint_record(self, checkpoint_id_: str) -> CheckpointRecord:
-        record = await self.store.get_checkpoint(check_checkpoint_id(checkpoint_id_))
-        if record is None:
-            raise NotFoundError(f"checkpoint not found: {checkpoint_id_!r}")
-        return record
-
-    async def _messages_of(self, record: CheckpointRecord) -> list[Message]:
-        """Rebuild the full history from the chain of deltas (iteratively: chains are long)."""
-        by_id: dict[str, CheckpointRecord] = {}
-        loaded_runs: set[str] = set()
-        chain = [record]
-        while chain[-1].base_id is not None:
-            base_id = chain[-1].base_id
-            run_id = run_of_checkpoint(base_id)  # ids embed their run: no lookup needed
-            if base_id not in by_id and run_id not in loaded_runs:
-                loaded_runs.add(run_id)
-                by_id.update({r.id: r for r in await self.store.list_checkpoints(run_id)})
-            if base_id not in by_id:
-                raise NotFoundError(f"checkpoint not found: {base_id!r}")
-            chain.append(by_id[base_id])
-        messages: list[Message] = []
-        for item in reversed(chain):
-            messages = messages[: item.base_len] + item.new_messages
-        return messages
-
     async def list_checkpoints(
         self, run_id: str, *, limit: int = 20, offset: int = 0
     ) -> Page[CheckpointSummary]:
@@ -626,50 +597,13 @@ class Agio:
         return Page(total=total, items=items, limit=limit, offset=offset)
 
     async def get_checkpoint(self, checkpoint_id_: str) -> Checkpoint:
-        record = await self._checkpoint_record(checkpoint_id_)
-        summary = CheckpointSummary.of(record)
-        return Checkpoint(
-            **summary.model_dump(),
-            messages=await self._messages_of(record),
-            agent=record.agent,
-            metrics=record.metrics,
-        )
+        return await self._history.checkpoint(checkpoint_id_)
 
     async def create_checkpoint(
         self, run_id: str, *, description: str = "", tags: list[str] | None = None
     ) -> CheckpointSummary:
         """A manual checkpoint of the run's current state (the run must not be running)."""
-        run = await self.get_run(run_id)
-        if run.status == "running":
-            raise ConflictError(
-                f"run {run_id} is running and checkpoints itself after every step; "
-                "pause it to add a manual checkpoint"
-            )
-        if run.last_checkpoint_id is None:
-            raise ConflictError(f"run {run_id} has no state to checkpoint yet")
-        claimed = await self.store.transition_run(
-            run_id,
-            {s for s in RUN_STATUSES if s != "running"},
-            lambda current: {"checkpoint_count": current.checkpoint_count + 1},
-        )
-        if claimed is None:
-            raise ConflictError(f"run {run_id} started running; try again when it stops")
-        last = await self._checkpoint_record(claimed.last_checkpoint_id or run.last_checkpoint_id)
-        record = CheckpointRecord(
-            id=checkpoint_id(run_id, claimed.checkpoint_count - 1),
-            run_id=run_id,
-            step=last.step,
-            kind="manual",
-            description=description,
-            tags=tags or [],
-            agent=last.agent,
-            metrics=last.metrics,
-            parent_checkpoint_id=last.id,
-            base_id=last.id,
-            base_len=last.message_count,
-        )
-        await self.store.put_checkpoint(record)
-        return CheckpointSummary.of(record)
+        return await self._history.add_manual(run_id, description=description, tags=tags or [])
 
     async def restore_checkpoint(
         self,
@@ -682,14 +616,10 @@ class Agio:
         mods = Modifications.parse(modifications)
         if create_new_run:
             return await self.fork_checkpoint(checkpoint_id_, modifications=mods)
-        source = await self._checkpoint_record(checkpoint_id_)
-        messages, agent, checkpointed = await self._continuation(source, mods)
+        source = await self._history.record(checkpoint_id_)
+        messages, agent, checkpointed = await self._history.continuation(source, mods)
         run = await self._control.rewindable(source.run_id)
-        later = [
-            r.id
-            for r in await self.store.list_checkpoints(run.id)
-            if not r.superseded and checkpoint_number(r.id) > checkpoint_number(source.id)
-        ]
+        later = await self._history.later_than(source)
         with owning(run.id) as owner:
             claimed = await self._control.claim(
                 run.id,
@@ -719,8 +649,8 @@ class Agio:
     ) -> RunHandle:
         """Continue from a checkpoint in a new run; the source run is left untouched."""
         mods = Modifications.parse(modifications)
-        source = await self._checkpoint_record(checkpoint_id_)
-        messages, agent, checkpointed = await self._continuation(source, mods)
+        source = await self._history.record(checkpoint_id_)
+        messages, agent, checkpointed = await self._history.continuation(source, mods)
         parent = await self.get_run(source.run_id)
         run_id = new_run_id()
         with owning(run_id) as owner:
@@ -745,46 +675,9 @@ class Agio:
                 first_checkpoint=("fork", f"forked from {source.id}"),
             )
 
-    async def _continuation(
-        self, source: CheckpointRecord, mods: Modifications
-    ) -> tuple[list[Message], AgentSnapshot, int]:
-        """The state to continue from, and how many of its messages `source` holds already
-        (the new state is stored as a delta of the source wherever the two agree)."""
-        stored = await self._messages_of(source)
-        messages, agent = mods.apply(stored, source.agent)
-        _check_model(agent.model)
-        params = check_changed_params(agent.model, agent.model_params, source.agent.model_params)
-        agent = agent.model_copy(update={"model_params": params})
-        if (
-            messages
-            and messages[-1].get("role") == "assistant"
-            and not messages[-1].get("tool_calls")
-        ):
-            # The state ends in a final answer: continuing means answering again.
-            messages = messages[:-1]
-        return messages, agent, common_prefix(stored, messages)
-
     async def checkpoint_tree(self, run_id: str) -> TreeNode:
         """The fork tree that `run_id` belongs to, from its root run down."""
-        run = await self.get_run(run_id)
-        while run.parent_run_id is not None:
-            try:
-                run = await self.get_run(run.parent_run_id)
-            except NotFoundError:
-                break
-
-        async def node(of: Run) -> TreeNode:
-            _, children = await self.store.list_runs(parent_run_id=of.id, limit=10_000)
-            return TreeNode(
-                run_id=of.id,
-                status=of.status,
-                input=of.input,
-                from_checkpoint_id=of.from_checkpoint_id,
-                children=[await node(c) for c in sorted(children, key=lambda r: r.created_at)],
-            )
-
-        return await node(run)
+        return await self._history.tree(run_id)
 
     async def diff_checkpoints(self, a: str, b: str) -> MessageDiff:
-        left, right = await self.get_checkpoint(a), await self.get_checkpoint(b)
-        return diff_messages(a, left.messages, b, right.messages)
+        return await self._history.diff(a, b)
