@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
 from ._eventlog import EventLog
+from ._launch import Launch, Services
 from ._time import utcnow
 from .approvals import (
     DECISION,
@@ -19,7 +20,7 @@ from .approvals import (
     denial,
     resolution,
 )
-from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
+from .checkpoints import CheckpointKind, CheckpointRecord, Message
 from .control import HEARTBEAT_EVERY_S, release
 from .errors import AgioError, ProviderError
 from .events import (
@@ -41,19 +42,15 @@ from .events import (
     Usage,
 )
 from .ids import checkpoint_id
-from .providers import ModelRequest, ModelResponse, Providers, TextDelta, split_model
+from .providers import ModelRequest, ModelResponse, TextDelta, split_model
 from .runs import Run, RunError, RunStatus
-from .settings import Settings
-from .store import Store
 from .tools import Policy, RunContext
 from .tools._context import workspace_for
-from .tools._mcp import McpPool
 from .tools._toolbox import Toolbox, build_toolbox
 
 log = logging.getLogger("agio")
 T = TypeVar("T")
 
-StartMode = Literal["start", "resume"]
 StopReason = Literal["cancel", "shutdown"]
 
 
@@ -76,40 +73,22 @@ class MaxStepsExceeded(AgioError):
 class Runner:
     """Drives one run in this process until it completes, fails, pauses or is stopped."""
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        store: Store,
-        providers: Providers,
-        run: Run,
-        agent: AgentSnapshot,
-        messages: list[Message],
-        step: int,
-        last_checkpoint: CheckpointRecord | None,
-        checkpointed: int,
-        log: EventLog,
-        mode: StartMode,
-        first_checkpoint: tuple[CheckpointKind, str] | None,
-        mcp: McpPool,
-        serving: bool = False,
-        resumed_from: str | None = None,
-    ) -> None:
-        self.settings = settings
-        self.mcp = mcp
-        self.serving = serving
-        self.store = store
-        self.providers = providers
-        self.run = run
-        self.agent = agent
-        self.messages = messages
-        self.step = step
-        self.last_checkpoint = last_checkpoint
-        self.checkpointed = checkpointed  # how many of `messages` the last checkpoint holds
-        self.log = log
-        self.mode = mode
-        self.first_checkpoint = first_checkpoint
-        self.resumed_from = resumed_from
+    def __init__(self, services: Services, launch: Launch) -> None:
+        self.settings = services.settings
+        self.mcp = services.mcp
+        self.serving = services.serving
+        self.store = services.store
+        self.providers = services.providers
+        self.run = launch.run
+        self.agent = launch.agent
+        self.messages = launch.messages
+        self.step = launch.step
+        self.last_checkpoint = launch.base
+        self.checkpointed = launch.checkpointed  # how many of `messages` the last checkpoint holds
+        self.log = EventLog(launch.run.id, services.store, launch.last_seq)
+        self.mode = launch.mode
+        self.first_checkpoint = launch.first_checkpoint
+        self.resumed_from = launch.resumed_from
         self.partial: list[str] = []
         self.pause_requested = False
         # What a pause may cut short (a model stream, starting MCP servers): nothing of it
@@ -123,16 +102,16 @@ class Runner:
         self.toolbox = Toolbox()
         # What tools know of the run: handed to each call, so tools never reach into the engine.
         self.context = RunContext(
-            run_id=run.id,
-            agent_id=run.agent_id,
-            workspace=workspace_for(settings, run.agent_id, agent.workspace),
-            settings=settings,
-            serving=serving,
+            run_id=self.run.id,
+            agent_id=self.run.agent_id,
+            workspace=workspace_for(self.settings, self.run.agent_id, self.agent.workspace),
+            settings=self.settings,
+            serving=self.serving,
         )
         self._save_lock = asyncio.Lock()
         self._body: asyncio.Task[None] | None = None
         self._segment_started = time.monotonic()
-        self._base_duration_ms = run.metrics.duration_ms
+        self._base_duration_ms = self.run.metrics.duration_ms
         self.task: asyncio.Task[Run] | None = None
         self._end_recorded = False  # the store holds the run's final (or paused) state
         # How the run ends (completes, pauses, fails, is cancelled or interrupted): decided

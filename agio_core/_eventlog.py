@@ -289,13 +289,18 @@ class EventReader:
             ended = bool(events) and events[-1].type in STREAM_END_EVENTS
         return events
 
+    async def end_seq(self, run_id: str, status: str | None) -> int:
+        """The seq of the run's last event, once the stretch that left it in `status` has
+        logged its end (see `settled`): a continuation's events follow it."""
+        events = await self.settled(run_id, status)
+        return events[-1].seq if events else 0
+
     async def log_end(self, run: Run, ended_from: str, reason: str = "cancelled") -> None:
         """Log the terminal event of `run`, which ended outside any runner (a run nobody
         drives, cancelled while it waited in `ended_from`): the one place outside the
         engine that writes such an event. It comes after the stretch that left the run in
         `ended_from` has logged its own end, so the log stays in order."""
-        logged = await self.settled(run.id, ended_from)
-        log = EventLog(run.id, self.store, logged[-1].seq if logged else 0)
+        log = EventLog(run.id, self.store, await self.end_seq(run.id, ended_from))
         await log.emit(terminal_event(run, log.envelope(), reason))
         await log.flush()
         await self.store.sync_events(run.id)

@@ -22,10 +22,11 @@ from ._time import utcnow
 from .approvals import ApprovalDecision, apply_decisions, recording, undecided
 from .errors import ConflictError, NotFoundError, StoreError
 from .ids import check_run_id
-from .runs import FINISHED, RESUMABLE, WAITING, ControlRequest, Run
+from .runs import FINISHED, RESUMABLE, RUN_STATUSES, WAITING, ControlRequest, Run, RunMetrics
 
 if TYPE_CHECKING:
     from ._engine import Runner
+    from .checkpoints import CheckpointRecord
     from .store import Store  # which imports this module's CONTROL_POLL_S
 
 HEARTBEAT_EVERY_S = 5.0
@@ -238,6 +239,22 @@ class RunControl:
 
     # going on: the guards first, then the claim that makes this process the owner
 
+    async def idle_session(self, session_id: str) -> Run | None:
+        """The last run of `session_id`, which a new chat in it continues; a conflict while
+        that run still runs or waits for approval."""
+        _, previous = await self.store.list_runs(session_id=session_id, limit=1)
+        if not previous:
+            return None
+        last = await self.reconciled(previous[0])
+        if last.status == "running":
+            raise ConflictError(f"session {session_id!r} is busy: run {last.id} is still running")
+        if last.status == "awaiting_approval":
+            raise ConflictError(
+                f"session {session_id!r} is busy: run {last.id} is awaiting approval "
+                f"(agio runs approve|deny {last.id}, or cancel it)"
+            )
+        return last
+
     async def resumable(self, run_id: str) -> Run:
         run = await self.get_run(run_id)
         if run.status == "awaiting_approval":
@@ -286,6 +303,23 @@ class RunControl:
             raise ConflictError(refused)
         await self.store.clear_control(run_id)
         return claimed
+
+    async def claim_rewind(
+        self, run_id: str, owner: str, source: CheckpointRecord, new_input: str | None
+    ) -> Run:
+        """Claim `run_id` to go on from its own earlier checkpoint `source`: what it answered
+        since is gone; `new_input` is the new question, if the rewind changes it."""
+        return await self.claim(
+            run_id,
+            owner,
+            {s for s in RUN_STATUSES if s != "running"},
+            f"run {run_id} started running; try again when it stops",
+            response=None,
+            metrics=RunMetrics(**source.metrics),
+            # The run answers the new question now: its record says so.
+            **({"input": new_input} if new_input is not None else {}),
+            pending_approvals=[],
+        )
 
     async def record_decisions(
         self, run_id: str, owner: str, decisions: list[ApprovalDecision], *, remember: bool

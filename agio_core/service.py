@@ -18,9 +18,9 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from . import _deletion
-from ._engine import Runner, StartMode
-from ._eventlog import EventLog
+from ._engine import Runner
 from ._history import History
+from ._launch import Launch, Services
 from ._time import utcnow
 from .agents import (
     DEFAULT_AGENT_ID,
@@ -35,7 +35,6 @@ from .attachments import Attachment, user_content
 from .checkpoints import (
     AgentSnapshot,
     Checkpoint,
-    CheckpointKind,
     CheckpointRecord,
     CheckpointSummary,
     Message,
@@ -60,7 +59,6 @@ from .runs import (
     RESUMABLE,
     RUN_STATUSES,
     Run,
-    RunMetrics,
 )
 from .settings import Settings
 from .store import Damage, Store, open_store
@@ -125,6 +123,7 @@ class Agio:
         self.mcp = McpPool(self.settings)
         # True behind `agio serve`: tools then treat the network as someone else's (fetch).
         self.serving = serving
+        self._services = Services(self.settings, self.store, self.providers, self.mcp, serving)
         self._runners: dict[str, Runner] = {}
         self._control = RunControl(self.store, self._runners)
         self._events = self._control.events
@@ -342,41 +341,13 @@ class Agio:
 
     # runs: starting
 
-    async def _launch(
-        self,
-        run: Run,
-        agent: AgentSnapshot,
-        messages: list[Message],
-        *,
-        step: int,
-        base: CheckpointRecord | None,
-        checkpointed: int,
-        last_seq: int,
-        mode: StartMode,
-        first_checkpoint: tuple[CheckpointKind, str] | None,
-        resumed_from: str | None = None,
-    ) -> RunHandle:
-        runner = Runner(
-            settings=self.settings,
-            store=self.store,
-            providers=self.providers,
-            run=run,
-            agent=agent,
-            messages=messages,
-            step=step,
-            last_checkpoint=base,
-            checkpointed=checkpointed,
-            log=EventLog(run.id, self.store, last_seq),
-            mode=mode,
-            first_checkpoint=first_checkpoint,
-            mcp=self.mcp,
-            serving=self.serving,
-            resumed_from=resumed_from,
-        )
+    async def _start(self, launch: Launch) -> RunHandle:
+        runner = Runner(self._services, launch)
         await runner.prepare()
-        self._runners[run.id] = runner
-        runner.task = asyncio.create_task(runner.execute(), name=f"agio-run-{run.id}")
-        runner.task.add_done_callback(lambda _: self._runners.pop(run.id, None))
+        run_id = launch.run.id
+        self._runners[run_id] = runner
+        runner.task = asyncio.create_task(runner.execute(), name=f"agio-run-{run_id}")
+        runner.task.add_done_callback(lambda _: self._runners.pop(run_id, None))
         return RunHandle(self, runner)
 
     async def start_chat(
@@ -416,25 +387,11 @@ class Agio:
             raise InvalidInputError(
                 "session_id: letters, digits, '_', '.', ':' or '-' (max 64 characters)"
             )
-        previous_messages: list[Message] = []
+        last = None if session_id is None else await self._control.idle_session(session_id)
         base: CheckpointRecord | None = None
-        rules: dict[str, Any] = {}
-        if session_id is not None:
-            _, previous = await self.store.list_runs(session_id=session_id, limit=1)
-            if previous:
-                last = await self._control.reconciled(previous[0])
-                if last.status == "running":
-                    raise ConflictError(
-                        f"session {session_id!r} is busy: run {last.id} is still running"
-                    )
-                if last.status == "awaiting_approval":
-                    raise ConflictError(
-                        f"session {session_id!r} is busy: run {last.id} is awaiting approval "
-                        f"(agio runs approve|deny {last.id}, or cancel it)"
-                    )
-                rules = dict(last.approval_rules)  # `remember` holds for the whole session
-                if last.last_checkpoint_id:
-                    base, previous_messages = await self._history.state_at(last.last_checkpoint_id)
+        previous_messages: list[Message] = []
+        if last is not None and last.last_checkpoint_id:
+            base, previous_messages = await self._history.state_at(last.last_checkpoint_id)
         snapshot = AgentSnapshot(
             agent_id=agent.id,
             model=model,
@@ -459,19 +416,12 @@ class Agio:
                 input=message,
                 owner=owner,
                 heartbeat_at=utcnow(),
-                approval_rules=rules,
+                # `remember` holds for the whole session
+                approval_rules=dict(last.approval_rules) if last is not None else {},
             )
-            return await self._launch(  # stores the run with its first checkpoint
-                run,
-                snapshot,
-                messages,
-                step=0,
-                base=base,
-                checkpointed=checkpointed,
-                last_seq=0,
-                mode="start",
-                first_checkpoint=("auto", ""),
-            )
+            # Stores the run with its first checkpoint.
+            launch = Launch.new_chat(run, snapshot, messages, base=base, checkpointed=checkpointed)
+            return await self._start(launch)
 
     async def chat(
         self, agent_id: str, message: str, *, session_id: str | None = None, **options: Any
@@ -501,15 +451,8 @@ class Agio:
             claimed = await self._control.claim(
                 run_id, owner, RESUMABLE, f"run {run_id} was resumed or cancelled by someone else"
             )
-            return await self._continue(
-                claimed,
-                record,
-                record.agent,
-                messages,
-                checkpointed=len(messages),
-                mode="resume",
-                claimed_from=run.status,
-            )
+            last_seq = await self._events.end_seq(run_id, run.status)
+            return await self._start(Launch.resume(claimed, record, messages, last_seq=last_seq))
 
     async def decide(
         self,
@@ -546,42 +489,8 @@ class Agio:
             updated = await self._control.record_decisions(run_id, owner, parsed, remember=remember)
             if updated is None:
                 return None
-            return await self._continue(
-                updated,
-                record,
-                record.agent,
-                messages,
-                checkpointed=len(messages),
-                mode="resume",
-                claimed_from="awaiting_approval",
-            )
-
-    async def _continue(
-        self,
-        run: Run,
-        source: CheckpointRecord,
-        agent: AgentSnapshot,
-        messages: list[Message],
-        *,
-        checkpointed: int,
-        mode: StartMode,
-        first_checkpoint: tuple[CheckpointKind, str] | None = None,
-        claimed_from: str | None = None,
-    ) -> RunHandle:
-        """Drive `run` on from `source`, whose state holds the first `checkpointed` messages."""
-        events = await self._events.settled(run.id, claimed_from) if mode == "resume" else []
-        return await self._launch(
-            run,
-            agent,
-            messages,
-            step=source.step,
-            base=source,
-            checkpointed=checkpointed,
-            last_seq=events[-1].seq if events else 0,
-            mode=mode,
-            first_checkpoint=first_checkpoint,
-            resumed_from=source.id,
-        )
+            last_seq = await self._events.end_seq(run_id, "awaiting_approval")
+            return await self._start(Launch.resume(updated, record, messages, last_seq=last_seq))
 
     # checkpoints
 
@@ -621,28 +530,13 @@ class Agio:
         run = await self._control.rewindable(source.run_id)
         later = await self._history.later_than(source)
         with owning(run.id) as owner:
-            claimed = await self._control.claim(
-                run.id,
-                owner,
-                {s for s in RUN_STATUSES if s != "running"},
-                f"run {run.id} started running; try again when it stops",
-                response=None,
-                metrics=RunMetrics(**source.metrics),
-                # The run answers the new question now: its record says so.
-                **({"input": mods.modified_query} if mods.modified_query is not None else {}),
-                pending_approvals=[],
-            )
+            claimed = await self._control.claim_rewind(run.id, owner, source, mods.modified_query)
             await self.store.mark_superseded(run.id, later)
-            return await self._continue(
-                claimed,
-                source,
-                agent,
-                messages,
-                checkpointed=checkpointed,
-                mode="resume",
-                first_checkpoint=("fork", f"restored from {source.id}"),
-                claimed_from=run.status,
+            last_seq = await self._events.end_seq(run.id, run.status)
+            launch = Launch.rewind(
+                claimed, source, agent, messages, checkpointed=checkpointed, last_seq=last_seq
             )
+            return await self._start(launch)
 
     async def fork_checkpoint(
         self, checkpoint_id_: str, *, modifications: Modifications | dict[str, Any] | None = None
@@ -665,15 +559,9 @@ class Agio:
                 owner=owner,
                 heartbeat_at=utcnow(),
             )
-            return await self._continue(  # stores the run with its first checkpoint
-                run,
-                source,
-                agent,
-                messages,
-                checkpointed=checkpointed,
-                mode="start",
-                first_checkpoint=("fork", f"forked from {source.id}"),
-            )
+            # Stores the run with its first checkpoint.
+            launch = Launch.fork(run, source, agent, messages, checkpointed=checkpointed)
+            return await self._start(launch)
 
     async def checkpoint_tree(self, run_id: str) -> TreeNode:
         """The fork tree that `run_id` belongs to, from its root run down."""

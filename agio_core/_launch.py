@@ -1,0 +1,150 @@
+"""What a runner is started with: the process's services, and the `Launch` of one run.
+
+A run is driven from one of four starts, each a named constructor of `Launch`: a new chat
+(its first checkpoint `auto`), a fork (a new run from a checkpoint), a rewind (its own run
+from an earlier checkpoint) and a resume (paused, interrupted or decided: from the last
+checkpoint). The runner takes the run and the messages over: it updates both as it goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
+    from .providers import Providers
+    from .runs import Run
+    from .settings import Settings
+    from .store import Store
+    from .tools._mcp import McpPool
+
+# `start` stores a new run with its first checkpoint; `resume` goes on with a stored one.
+StartMode = Literal["start", "resume"]
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every run of this process shares."""
+
+    settings: Settings
+    store: Store
+    providers: Providers
+    # MCP servers started by this process's runs, kept for its later runs.
+    mcp: McpPool
+    # True behind `agio serve`: tools then treat the network as someone else's (fetch).
+    serving: bool = False
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One run's start: its record, agent, conversation, and where its state and log go on."""
+
+    run: Run
+    agent: AgentSnapshot
+    messages: list[Message]
+    step: int
+    base: CheckpointRecord | None  # the checkpoint the run's state builds on
+    checkpointed: int  # how many of `messages` `base` holds already
+    last_seq: int  # the run's events so far: the new ones follow
+    mode: StartMode
+    # The checkpoint written at the start: (kind, description); None for a plain resume.
+    first_checkpoint: tuple[CheckpointKind, str] | None
+    resumed_from: str | None = None  # the checkpoint id a continuation starts from
+
+    @classmethod
+    def new_chat(
+        cls,
+        run: Run,
+        agent: AgentSnapshot,
+        messages: list[Message],
+        *,
+        base: CheckpointRecord | None,
+        checkpointed: int,
+    ) -> Launch:
+        """A new run answering the last of `messages` (a session's earlier ones in `base`)."""
+        return cls(
+            run=run,
+            agent=agent,
+            messages=messages,
+            step=0,
+            base=base,
+            checkpointed=checkpointed,
+            last_seq=0,
+            mode="start",
+            first_checkpoint=("auto", ""),
+        )
+
+    @classmethod
+    def fork(
+        cls,
+        run: Run,
+        source: CheckpointRecord,
+        agent: AgentSnapshot,
+        messages: list[Message],
+        *,
+        checkpointed: int,
+    ) -> Launch:
+        """A new run going on from `source` (of another run), with `messages` and `agent`."""
+        return cls._continuing(
+            run, source, agent, messages, checkpointed, 0, "start", ("fork", "forked from")
+        )
+
+    @classmethod
+    def rewind(
+        cls,
+        run: Run,
+        source: CheckpointRecord,
+        agent: AgentSnapshot,
+        messages: list[Message],
+        *,
+        checkpointed: int,
+        last_seq: int,
+    ) -> Launch:
+        """`run` (claimed) going on from its own earlier checkpoint `source`."""
+        return cls._continuing(
+            run,
+            source,
+            agent,
+            messages,
+            checkpointed,
+            last_seq,
+            "resume",
+            ("fork", "restored from"),
+        )
+
+    @classmethod
+    def resume(
+        cls, run: Run, source: CheckpointRecord, messages: list[Message], *, last_seq: int
+    ) -> Launch:
+        """`run` (claimed) going on from its last checkpoint `source`, which holds `messages`."""
+        return cls._continuing(
+            run, source, source.agent, messages, len(messages), last_seq, "resume", None
+        )
+
+    @classmethod
+    def _continuing(
+        cls,
+        run: Run,
+        source: CheckpointRecord,
+        agent: AgentSnapshot,
+        messages: list[Message],
+        checkpointed: int,
+        last_seq: int,
+        mode: StartMode,
+        first: tuple[CheckpointKind, str] | None,
+    ) -> Launch:
+        """A run going on from `source`; `first` is the kind of its first checkpoint and
+        how its description begins (the source's id follows)."""
+        return cls(
+            run=run,
+            agent=agent,
+            messages=messages,
+            step=source.step,
+            base=source,
+            checkpointed=checkpointed,
+            last_seq=last_seq,
+            mode=mode,
+            first_checkpoint=None if first is None else (first[0], f"{first[1]} {source.id}"),
+            resumed_from=source.id,
+        )
