@@ -18,17 +18,15 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from . import _deletion
+from ._agent_registry import AgentRegistry
 from ._engine import Runner
 from ._history import History
 from ._launch import Launch, Services
 from ._time import utcnow
 from .agents import (
-    DEFAULT_AGENT_ID,
     Agent,
     AgentSpec,
-    default_agent,
     load_agent_file,
-    parse_agent_spec,
 )
 from .approvals import ApprovalDecision
 from .attachments import Attachment, user_content
@@ -63,7 +61,7 @@ from .runs import (
 from .settings import Settings
 from .store import Damage, Store, open_store
 from .tools._mcp import McpPool
-from .tools._toolbox import ToolInfo, build_toolbox, builtin_infos, check_tool_names
+from .tools._toolbox import ToolInfo, build_toolbox, builtin_infos
 
 log = logging.getLogger("agio")
 T = TypeVar("T")
@@ -128,6 +126,7 @@ class Agio:
         self._control = RunControl(self.store, self._runners)
         self._events = self._control.events
         self._history = History(self.store, self.get_run)
+        self._agents = AgentRegistry(self.store, self.settings)
         self._opened = False
 
     async def __aenter__(self) -> Agio:
@@ -158,58 +157,24 @@ class Agio:
 
     # agents
 
-    def _default_agent(self) -> Agent:
-        return default_agent(self.settings.default_model)
-
     async def get_agent(self, agent_id: str) -> Agent:
-        agent = await self.store.get_agent(agent_id)
-        if agent is None and agent_id == DEFAULT_AGENT_ID:
-            return self._default_agent()
-        if agent is None:
-            raise NotFoundError(f"agent not found: {agent_id!r}")
-        return agent
+        return await self._agents.get(agent_id)
 
     async def list_agents(
         self, tag: str | None = None, limit: int = 20, offset: int = 0
     ) -> Page[Agent]:
-        agents = await self.store.list_agents(tag)
-        if not any(a.id == DEFAULT_AGENT_ID for a in agents):
-            default = self._default_agent()
-            if tag is None or tag in default.tags:
-                agents = sorted([*agents, default], key=lambda a: a.id)
+        agents = await self._agents.listed(tag)
         return Page(
             total=len(agents), items=agents[offset : offset + limit], limit=limit, offset=offset
         )
 
-    @staticmethod
-    def _validated(spec: AgentSpec | dict[str, Any], source: str) -> AgentSpec:
-        parsed = spec if isinstance(spec, AgentSpec) else parse_agent_spec(spec, source=source)
-        _check_model(parsed.model)
-        check_tool_names(parsed.tools, parsed.mcp_servers)
-        return parsed
-
     async def create_agent(
         self, spec: AgentSpec | dict[str, Any], *, replace: bool = False
     ) -> Agent:
-        parsed = self._validated(spec, "agent")
-        existing = await self.store.get_agent(parsed.id)
-        if existing is not None and not replace:
-            raise ConflictError(f"agent {parsed.id!r} already exists")
-        created_at = existing.created_at if existing else utcnow()
-        agent = Agent(**parsed.model_dump(), created_at=created_at, updated_at=utcnow())
-        await self.store.put_agent(agent)
-        return agent
+        return await self._agents.create(spec, replace=replace)
 
     async def update_agent(self, agent_id: str, spec: AgentSpec | dict[str, Any]) -> Agent:
-        data = spec.model_dump() if isinstance(spec, AgentSpec) else dict(spec)
-        data.setdefault("id", agent_id)
-        if data["id"] != agent_id:
-            raise InvalidInputError(f"id: cannot change an agent's id ({agent_id!r})")
-        current = await self.get_agent(agent_id)
-        parsed = self._validated(data, "agent")
-        agent = Agent(**parsed.model_dump(), created_at=current.created_at, updated_at=utcnow())
-        await self.store.put_agent(agent)
-        return agent
+        return await self._agents.update(agent_id, spec)
 
     async def list_tools(
         self, agent_id: str | None = None, limit: int = 100, offset: int = 0
@@ -228,12 +193,7 @@ class Agio:
         )
 
     async def delete_agent(self, agent_id: str) -> None:
-        if not await self.store.delete_agent(agent_id):
-            if agent_id == DEFAULT_AGENT_ID:
-                raise ConflictError(
-                    "the default agent 'assistant' is built in and cannot be deleted"
-                )
-            raise NotFoundError(f"agent not found: {agent_id!r}")
+        await self._agents.delete(agent_id)
 
     async def create_agent_from_file(self, path: Any, *, replace: bool = False) -> Agent:
         return await self.create_agent(load_agent_file(Path(path)), replace=replace)
