@@ -1,5 +1,5 @@
-"""The agents a store holds, and the built-in default one: lookup, listing, and writes
-checked (model, tools) before anything is stored."""
+"""The agents a store holds, and the built-in default one: lookup, listing, writes checked
+(model, tools) before anything is stored, and the tools each agent can use."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from ._time import utcnow
 from .agents import DEFAULT_AGENT_ID, Agent, AgentSpec, default_agent, parse_agent_spec
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .providers import split_model
-from .tools._toolbox import check_tool_names
+from .tools._toolbox import ToolInfo, build_toolbox, builtin_infos, check_tool_names
 
 if TYPE_CHECKING:
     from .settings import Settings
     from .store import Store
+    from .tools._mcp import McpPool
 
 
 def _validated(spec: AgentSpec | dict[str, Any]) -> AgentSpec:
@@ -68,6 +69,15 @@ class AgentRegistry:
         agent = Agent(**parsed.model_dump(), created_at=current.created_at, updated_at=utcnow())
         await self.store.put_agent(agent)
         return agent
+
+    async def tools(self, agent_id: str | None, mcp: McpPool) -> list[ToolInfo]:
+        """The tools agent `agent_id` can use (its MCP servers are started to list theirs);
+        without an agent, every built-in tool with its default policy."""
+        if agent_id is None:
+            return builtin_infos()
+        agent = await self.get(agent_id)
+        box = await build_toolbox(agent.tools, agent.mcp_servers, agent.approval, mcp)
+        return box.infos()
 
     async def delete(self, agent_id: str) -> None:
         if not await self.store.delete_agent(agent_id):

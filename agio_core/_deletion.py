@@ -60,14 +60,30 @@ async def delete_run(store: Store, run: Run, history: History) -> None:
         raise ConflictError(f"run {run.id} is {current.status} now; it was not deleted")
 
 
-async def prunable(
-    store: Store, *, created_before: datetime | None, status: str | None
-) -> list[Run]:
-    """The runs `prune` deletes, newest first: deleting a run's dependents before the run
-    itself leaves less history to copy."""
+async def prune(
+    store: Store,
+    history: History,
+    *,
+    created_before: datetime | None,
+    status: str | None,
+    dry_run: bool,
+) -> list[str]:
+    """Delete the runs created before `created_before` (and in `status`), newest first:
+    deleting a run's dependents before the run itself leaves less history to copy. Returns
+    their ids; runs that cannot be deleted (running) are left alone."""
     if status is not None and status not in DELETABLE:
         raise InvalidInputError(
             f"status: {status} runs cannot be deleted; one of {', '.join(sorted(DELETABLE))}"
         )
     _, runs = await store.list_runs(status=status, created_before=created_before, limit=_ALL)
-    return [run for run in runs if run.status in DELETABLE]
+    deleted = []
+    for run in runs:
+        if run.status not in DELETABLE:
+            continue
+        if not dry_run:
+            try:
+                await delete_run(store, run, history)
+            except (NotFoundError, ConflictError):  # deleted or resumed meanwhile
+                continue
+        deleted.append(run.id)
+    return deleted

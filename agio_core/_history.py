@@ -22,7 +22,7 @@ from .checkpoints import (
     common_prefix,
     diff_messages,
 )
-from .errors import ConflictError, NotFoundError
+from .errors import ConflictError, InvalidInputError, NotFoundError
 from .ids import check_checkpoint_id, checkpoint_id, checkpoint_number, run_of_checkpoint
 from .model_params import check_changed_params
 from .providers import split_model
@@ -68,6 +68,16 @@ class History:
         """A checkpoint and the conversation it holds."""
         record = await self.record(checkpoint_id_)
         return record, await self.messages_of(record)
+
+    async def page(
+        self, run_id: str, *, limit: int, offset: int
+    ) -> tuple[int, list[CheckpointSummary]]:
+        """How many checkpoints run `run_id` has, and a page of them, oldest first."""
+        if limit < 0 or offset < 0:
+            raise InvalidInputError("limit and offset: must not be negative")
+        await self._get_run(run_id)  # a run that is not there: not found, not an empty page
+        total, records = await self.store.page_checkpoints(run_id, limit=limit, offset=offset)
+        return total, [CheckpointSummary.of(r) for r in records]
 
     async def checkpoint(self, checkpoint_id_: str) -> Checkpoint:
         record, messages = await self.state_at(checkpoint_id_)

@@ -9,10 +9,17 @@ checkpoint). The runner takes the run and the messages over: it updates both as 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .checkpoints import AgentSnapshot, common_prefix
+from .errors import InvalidInputError
+from .model_params import check_model_params
+from .providers import split_model
 
 if TYPE_CHECKING:
-    from .checkpoints import AgentSnapshot, CheckpointKind, CheckpointRecord, Message
+    from .agents import Agent
+    from .checkpoints import CheckpointKind, CheckpointRecord, Message
     from .providers import Providers
     from .runs import Run
     from .settings import Settings
@@ -57,19 +64,26 @@ class Launch:
         cls,
         run: Run,
         agent: AgentSnapshot,
-        messages: list[Message],
+        content: str | list[dict[str, Any]],
         *,
         base: CheckpointRecord | None,
-        checkpointed: int,
+        previous: list[Message],
     ) -> Launch:
-        """A new run answering the last of `messages` (a session's earlier ones in `base`)."""
+        """A new run answering `content`, after the `previous` messages of its session
+        (which `base` holds) under the agent's system prompt."""
+        history = [m for m in previous if m.get("role") != "system"]
+        messages: list[Message] = [
+            {"role": "system", "content": agent.system_prompt},
+            *history,
+            {"role": "user", "content": content},
+        ]
         return cls(
             run=run,
             agent=agent,
             messages=messages,
             step=0,
             base=base,
-            checkpointed=checkpointed,
+            checkpointed=common_prefix(previous, messages),
             last_seq=0,
             mode="start",
             first_checkpoint=("auto", ""),
@@ -148,3 +162,32 @@ class Launch:
             first_checkpoint=None if first is None else (first[0], f"{first[1]} {source.id}"),
             resumed_from=source.id,
         )
+
+
+def chat_agent(
+    agent: Agent,
+    *,
+    model: str | None,
+    system_prompt: str | None,
+    model_params: dict[str, Any] | None,
+    workspace: str | None,
+) -> AgentSnapshot:
+    """`agent` as a new chat runs it, with the options given for this run only (checked:
+    the model's provider takes `model_params`, `workspace` is a folder)."""
+    model = model or agent.model
+    split_model(model)
+    params = {**agent.model_params, **check_model_params(model, model_params or {})}
+    if workspace is not None:
+        folder = Path(workspace).expanduser()
+        if not folder.is_dir():
+            raise InvalidInputError(f"workspace: {workspace!r} is not a folder")
+        workspace = str(folder.absolute())
+    return AgentSnapshot(
+        agent_id=agent.id,
+        model=model,
+        model_params=params,
+        system_prompt=agent.system_prompt if system_prompt is None else system_prompt,
+        tools=agent.tools,
+        max_steps=agent.max_steps,
+        workspace=workspace if workspace is not None else agent.workspace,
+    )

@@ -46,6 +46,14 @@ def check_checkpoint_id(checkpoint_id: str) -> str:
     return checkpoint_id
 
 
+def check_session_id(session_id: str) -> str:
+    if not SESSION_ID.match(session_id):
+        raise InvalidInputError(
+            "session_id: letters, digits, '_', '.', ':' or '-' (max 64 characters)"
+        )
+    return session_id
+
+
 def check_user_id(user_id: str) -> str:
     """`user_id` as given, or `InvalidInputError` for text that cannot be shown on one line."""
     if not user_id.strip() or len(user_id) > USER_ID_MAX:

@@ -21,7 +21,7 @@ from . import _deletion
 from ._agent_registry import AgentRegistry
 from ._engine import Runner
 from ._history import History
-from ._launch import Launch, Services
+from ._launch import Launch, Services, chat_agent
 from ._time import utcnow
 from .agents import (
     Agent,
@@ -31,7 +31,6 @@ from .agents import (
 from .approvals import ApprovalDecision
 from .attachments import Attachment, user_content
 from .checkpoints import (
-    AgentSnapshot,
     Checkpoint,
     CheckpointRecord,
     CheckpointSummary,
@@ -39,20 +38,18 @@ from .checkpoints import (
     MessageDiff,
     Modifications,
     TreeNode,
-    common_prefix,
 )
 from .control import CONTROL_WAIT_S, RunControl, owning
-from .errors import ConflictError, InvalidInputError, NotFoundError
+from .errors import InvalidInputError
 from .events import Event
 from .ids import (
-    SESSION_ID,
+    check_session_id,
     check_user_id,
     new_run_id,
     new_session_id,
 )
-from .model_params import check_model_params
 from .models import ModelCatalog, list_models
-from .providers import Providers, split_model
+from .providers import Providers
 from .runs import (
     RESUMABLE,
     RUN_STATUSES,
@@ -61,7 +58,7 @@ from .runs import (
 from .settings import Settings
 from .store import Damage, Store, open_store
 from .tools._mcp import McpPool
-from .tools._toolbox import ToolInfo, build_toolbox, builtin_infos
+from .tools._toolbox import ToolInfo
 
 log = logging.getLogger("agio")
 T = TypeVar("T")
@@ -106,11 +103,10 @@ class RunHandle:
         return await self._agio.decide_and_continue(self.run_id, decisions, remember=remember)
 
 
-def _check_model(model: str) -> None:
-    split_model(model)
-
-
 class Agio:
+    """The facade: each call checks its input and hands the work to the module of its
+    concept (agents, run control, the event log, history, the runner)."""
+
     def __init__(
         self, settings: Settings | None = None, store: Store | None = None, *, serving: bool = False
     ) -> None:
@@ -182,12 +178,7 @@ class Agio:
         """The tools agent `agent_id` can use, with where each comes from and its approval
         policy (its MCP servers are started to list theirs); without an agent, every
         built-in tool with its default policy."""
-        if agent_id is None:
-            items = builtin_infos()
-        else:
-            agent = await self.get_agent(agent_id)
-            box = await build_toolbox(agent.tools, agent.mcp_servers, agent.approval, self.mcp)
-            items = box.infos()
+        items = await self._agents.tools(agent_id, self.mcp)
         return Page(
             total=len(items), items=items[offset : offset + limit], limit=limit, offset=offset
         )
@@ -256,16 +247,13 @@ class Agio:
         first; return their ids. Runs that cannot be deleted (running) are left alone."""
         await self.interrupt_orphans()
         before = utcnow() - older_than if older_than is not None else None
-        runs = await _deletion.prunable(self.store, created_before=before, status=status)
-        deleted = []
-        for run in runs:
-            if not dry_run:
-                try:
-                    await _deletion.delete_run(self.store, run, self._history.messages_of)
-                except (NotFoundError, ConflictError):  # deleted or resumed meanwhile
-                    continue
-            deleted.append(run.id)
-        return deleted
+        return await _deletion.prune(
+            self.store,
+            self._history.messages_of,
+            created_before=before,
+            status=status,
+            dry_run=dry_run,
+        )
 
     async def interrupt_orphans(self) -> list[str]:
         """Mark every `running` run whose owner is gone `interrupted`; return their ids.
@@ -332,45 +320,26 @@ class Agio:
         """
         if user_id is not None:
             check_user_id(user_id)
-        agent = await self.get_agent(agent_id)
-        model = model or agent.model
-        _check_model(model)
-        params = {**agent.model_params, **check_model_params(model, model_params or {})}
-        if system_prompt is None:
-            system_prompt = agent.system_prompt
-        if workspace is not None:
-            folder = Path(workspace).expanduser()
-            if not folder.is_dir():
-                raise InvalidInputError(f"workspace: {workspace!r} is not a folder")
-            workspace = str(folder.absolute())
-        if session_id is not None and not SESSION_ID.match(session_id):
-            raise InvalidInputError(
-                "session_id: letters, digits, '_', '.', ':' or '-' (max 64 characters)"
-            )
-        last = None if session_id is None else await self._control.idle_session(session_id)
-        base: CheckpointRecord | None = None
-        previous_messages: list[Message] = []
-        if last is not None and last.last_checkpoint_id:
-            base, previous_messages = await self._history.state_at(last.last_checkpoint_id)
-        snapshot = AgentSnapshot(
-            agent_id=agent.id,
+        snapshot = chat_agent(
+            await self.get_agent(agent_id),
             model=model,
-            model_params=params,
             system_prompt=system_prompt,
-            tools=agent.tools,
-            max_steps=agent.max_steps,
-            workspace=workspace if workspace is not None else agent.workspace,
+            model_params=model_params,
+            workspace=workspace,
         )
-        history = [m for m in previous_messages if m.get("role") != "system"]
-        messages: list[Message] = [{"role": "system", "content": system_prompt}]
+        last = None
+        if session_id is not None:
+            last = await self._control.idle_session(check_session_id(session_id))
+        base: CheckpointRecord | None = None
+        previous: list[Message] = []
+        if last is not None and last.last_checkpoint_id:
+            base, previous = await self._history.state_at(last.last_checkpoint_id)
         content = user_content(message, attachments or [])
-        messages += [*history, {"role": "user", "content": content}]
-        checkpointed = common_prefix(previous_messages, messages)
         run_id = new_run_id()
         with owning(run_id) as owner:
             run = Run(
                 id=run_id,
-                agent_id=agent.id,
+                agent_id=snapshot.agent_id,
                 session_id=session_id or new_session_id(),
                 user_id=user_id,
                 input=message,
@@ -380,7 +349,7 @@ class Agio:
                 approval_rules=dict(last.approval_rules) if last is not None else {},
             )
             # Stores the run with its first checkpoint.
-            launch = Launch.new_chat(run, snapshot, messages, base=base, checkpointed=checkpointed)
+            launch = Launch.new_chat(run, snapshot, content, base=base, previous=previous)
             return await self._start(launch)
 
     async def chat(
@@ -411,8 +380,7 @@ class Agio:
             claimed = await self._control.claim(
                 run_id, owner, RESUMABLE, f"run {run_id} was resumed or cancelled by someone else"
             )
-            last_seq = await self._events.end_seq(run_id, run.status)
-            return await self._start(Launch.resume(claimed, record, messages, last_seq=last_seq))
+            return await self._resume(claimed, record, messages, run.status)
 
     async def decide(
         self,
@@ -449,8 +417,15 @@ class Agio:
             updated = await self._control.record_decisions(run_id, owner, parsed, remember=remember)
             if updated is None:
                 return None
-            last_seq = await self._events.end_seq(run_id, "awaiting_approval")
-            return await self._start(Launch.resume(updated, record, messages, last_seq=last_seq))
+            return await self._resume(updated, record, messages, "awaiting_approval")
+
+    async def _resume(
+        self, claimed: Run, record: CheckpointRecord, messages: list[Message], status: str
+    ) -> RunHandle:
+        """Drive `claimed` on from its last checkpoint `record`, its events after those of
+        the stretch that left it in `status`."""
+        last_seq = await self._events.end_seq(claimed.id, status)
+        return await self._start(Launch.resume(claimed, record, messages, last_seq=last_seq))
 
     # checkpoints
 
@@ -458,11 +433,7 @@ class Agio:
         self, run_id: str, *, limit: int = 20, offset: int = 0
     ) -> Page[CheckpointSummary]:
         """A page of the run's checkpoints, oldest first, with how many it has in all."""
-        if limit < 0 or offset < 0:
-            raise InvalidInputError("limit and offset: must not be negative")
-        await self.get_run(run_id)
-        total, records = await self.store.page_checkpoints(run_id, limit=limit, offset=offset)
-        items = [CheckpointSummary.of(r) for r in records]
+        total, items = await self._history.page(run_id, limit=limit, offset=offset)
         return Page(total=total, items=items, limit=limit, offset=offset)
 
     async def get_checkpoint(self, checkpoint_id_: str) -> Checkpoint:
