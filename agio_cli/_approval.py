@@ -16,15 +16,33 @@ from typing import TYPE_CHECKING
 from . import _output as out
 from ._errors import say
 from ._render import Style, describe_call
-from ._stream import Followable, how_to_decide, last_seq, show_run
+from ._stream import Followable, how_to_decide, show_run
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from agio_core import AgioFacade, Event, PendingApproval, Run
+    from agio_core import AgioFacade, Event, PendingApproval, Run, RunHandleFacade
 
 ANSWERS = {"y": "approve", "yes": "approve", "n": "deny", "no": "deny", "a": "always"}
 LOOK_EVERY_S = 0.5  # how often the question checks whether someone else decided
+
+
+class _Shown:
+    """A run being shown, and the seq of the last of its events shown: where a stretch
+    that someone else continues is followed from."""
+
+    def __init__(self, run: Followable, after_seq: int) -> None:
+        self._run = run
+        self.run_id = run.run_id
+        self.seen = after_seq
+
+    async def events(self, after_seq: int = 0) -> AsyncIterator[Event]:
+        async for event in self._run.events(after_seq=after_seq):
+            self.seen = max(self.seen, event.seq)
+            yield event
+
+    async def cancel(self, reason: str = "cancelled by user") -> Run:
+        return await self._run.cancel(reason=reason)
 
 
 class _Followed:
@@ -96,7 +114,7 @@ class _Question:
         ):
             await asyncio.sleep(LOOK_EVERY_S)
 
-    async def ask(self) -> Followable | None:
+    async def ask(self) -> RunHandleFacade | None:
         """Ask about each undecided call; the last answer continues the run here."""
         from agio_core import ApprovalDecision
 
@@ -132,10 +150,11 @@ async def follow_and_ask(
     """`show_run`, asking at the terminal whenever the run waits for approval."""
     watched = handle
     while True:
-        run = await show_run(agio, watched, style, stream=stream, after_seq=after_seq)
+        shown = _Shown(watched, after_seq)
+        run = await show_run(agio, shown, style, stream=stream, after_seq=after_seq)
         if run.status != "awaiting_approval" or not can_ask():
             return run
-        after_seq = await last_seq(agio, run.id)
+        after_seq = shown.seen  # a run decided elsewhere goes on after what was shown
         question = _Question(agio, run)
         asking = asyncio.create_task(question.ask())
         elsewhere = asyncio.create_task(question.decided_elsewhere())
@@ -155,7 +174,10 @@ async def follow_and_ask(
             except EOFError:  # Ctrl-D: the run waits; the caller says how to decide it
                 sys.stderr.write("\n")
                 return await agio.get_run(run.id)
-            watched = continued if continued is not None else _Followed(agio, run.id)
+            if continued is not None:
+                watched, after_seq = continued, continued.first_seq - 1
+            else:
+                watched = _Followed(agio, run.id)
         else:
             with contextlib.suppress(BaseException):
                 await asking

@@ -51,14 +51,6 @@ class Followable(Protocol):
     async def cancel(self, reason: str = ...) -> Run: ...
 
 
-async def last_seq(agio: AgioFacade, run_id: str) -> int:
-    """Where the run's event log ends now; what happens next is what a continuation streams."""
-    seq = 0
-    async for event in agio.events(run_id, follow=False):
-        seq = event.seq
-    return seq
-
-
 class Interrupted(CliError):
     is_error = False
 

@@ -166,6 +166,14 @@ class RemoteRunHandle:
         return await self._agio.decide_and_continue(self.run_id, decisions, remember=remember)
 
 
+def _decisions(
+    decisions: list[ApprovalDecision] | list[dict[str, Any]], remember: bool
+) -> dict[str, Any]:
+    """The approvals request body (decisions checked here, as `Agio.decide` does)."""
+    parsed = [ApprovalDecision.model_validate(d) for d in decisions]
+    return {"decisions": [d.model_dump(exclude_none=True) for d in parsed], "remember": remember}
+
+
 class RemoteAgio:
     def __init__(self, base_url: str, api_key: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -439,12 +447,12 @@ class RemoteAgio:
         *,
         remember: bool = False,
     ) -> Run:
-        parsed = [ApprovalDecision.model_validate(d) for d in decisions]
-        body = {
-            "decisions": [d.model_dump(exclude_none=True) for d in parsed],
-            "remember": remember,
-        }
-        return await self._model(Run, "POST", f"/api/runs/{_segment(run_id)}/approvals", body=body)
+        return await self._model(
+            Run,
+            "POST",
+            f"/api/runs/{_segment(run_id)}/approvals",
+            body=_decisions(decisions, remember),
+        )
 
     async def decide_and_continue(
         self,
@@ -453,16 +461,15 @@ class RemoteAgio:
         *,
         remember: bool = False,
     ) -> RemoteRunHandle | None:
-        """`decide`; the server goes on with the run once no call is undecided."""
-        # The approvals answer has no first_seq yet: the continuation starts after what the
-        # log holds before the decision.
-        before = 0
-        async for event in self.events(run_id, follow=False):
-            before = event.seq
-        run = await self.decide(run_id, decisions, remember=remember)
-        if run.status == "awaiting_approval":
+        """`decide`; the server goes on with the run once no call is undecided, and says
+        where the continuation's events start (`first_seq`)."""
+        decided = await self._call(
+            "POST", f"/api/runs/{_segment(run_id)}/approvals", body=_decisions(decisions, remember)
+        )
+        first_seq = decided.get("first_seq")
+        if first_seq is None:
             return None
-        return RemoteRunHandle(self, run.id, first_seq=before + 1)
+        return RemoteRunHandle(self, decided["id"], first_seq=first_seq)
 
     # checkpoints
 

@@ -10,7 +10,7 @@ from .. import _output as out
 from .._approval import follow_and_ask
 from .._connection import call
 from .._options import RUN_ID
-from .._stream import Style, choose_style, exit_unless_completed, last_seq
+from .._stream import Style, choose_style, exit_unless_completed
 from .runs import app
 
 if TYPE_CHECKING:
@@ -39,11 +39,10 @@ def _decide(
         run = await agio.get_run(run_id)
         wanted = calls or [p.tool_call_id for p in run.pending_approvals if p.decision is None]
         decisions = [{"tool_call_id": c, "decision": decision, "reason": reason} for c in wanted]
-        after = await last_seq(agio, run_id)
         handle = await agio.decide_and_continue(run_id, decisions, remember=remember)
         if handle is None:
             return None
-        return await follow_and_ask(agio, handle, style, after_seq=after)
+        return await follow_and_ask(agio, handle, style, after_seq=handle.first_seq - 1)
 
     run = call(ctx, decide_here)
     if run is None:

@@ -167,6 +167,17 @@ class ResumedOut(RunOut):
     )
 
 
+class DecidedOut(RunOut):
+    """The run after a decision, and where its continuation's events start if it goes on."""
+
+    first_seq: int | None = Field(
+        default=None,
+        description="Set when the decision left no call undecided, so the run goes on: the "
+        "continuation's events have seq >= first_seq (run_resumed first); follow them at "
+        "/api/runs/{run_id}/events?after_seq=first_seq-1. Null while calls wait.",
+    )
+
+
 class StreamTokenOut(BaseModel):
     token: str = Field(description="Send as `?token=` on this run's events, nowhere else.")
     expires_at: datetime = Field(description="The token admits no new stream after this.")

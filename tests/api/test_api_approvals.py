@@ -83,10 +83,19 @@ def test_a_streamed_chat_ends_awaiting_and_the_api_decides(
     partly = decide(client, run_id, {"tool_call_id": first, "decision": "approve"})
     assert partly.status_code == 200 and partly.json()["status"] == "awaiting_approval"
     assert [p["decision"] for p in partly.json()["pending_approvals"]] == ["approve", None]
+    assert partly.json()["first_seq"] is None  # nothing goes on yet
     last = decide(
         client, run_id, {"tool_call_id": second, "decision": "deny", "reason": "no products"}
     )
     assert last.status_code == 200 and last.json()["status"] in {"running", "completed"}
+    # The continuation's events start right after the wait's, at the answer's first_seq.
+    first_seq = last.json()["first_seq"]
+    assert first_seq == events[-1]["seq"] + 1
+    params = {"after_seq": first_seq - 1}
+    with client.stream("GET", f"/api/runs/{run_id}/events", params=params) as stream:
+        continued = sse_events(stream)
+    assert continued[0]["type"] == "run_resumed" and continued[0]["seq"] == first_seq
+    assert continued[-1]["type"] == "run_completed"
     done = wait_for_status(client, run_id, {"completed", "failed", "cancelled"})
     assert done["status"] == "completed" and done["pending_approvals"] == []
     assert "2+3 = 5" in done["response"] and "no products" in done["response"]
@@ -123,6 +132,10 @@ async def test_remote_agio_decides(server: Server, client: httpx.Client, asker: 
             run.id, [ApprovalDecision(tool_call_id=call, decision="approve")], remember=True
         )
         assert handle is not None
+        # The server says where the continuation starts: the handle follows from there.
+        shown = [event async for event in handle.events(after_seq=handle.first_seq - 1)]
+        assert shown[0].type == "run_resumed" and shown[0].seq == handle.first_seq
+        assert shown[-1].type == "run_completed"
         done = await handle.wait()
         assert done.status == "completed" and "42" in (done.response or "")
         assert done.approval_rules == {"calculator": "allow"}

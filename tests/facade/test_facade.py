@@ -135,6 +135,37 @@ async def test_user_id_and_options(facade: AgioFacade) -> None:
         await facade.chat("quick", "hi", model="nowhere/none")
 
 
+async def test_decisions_continue_the_run_from_first_seq(facade: AgioFacade) -> None:
+    agent_id = unique("asker")
+    await facade.create_agent(
+        {
+            "id": agent_id,
+            "model": "offline/demo",
+            "model_params": {"delay_ms": 0},
+            "tools": ["calculator"],
+            "approval": {"calculator": "ask"},
+        }
+    )
+    waiting = await facade.chat(agent_id, "What is 2+3 and 4*5?")
+    assert waiting.status == "awaiting_approval" and len(waiting.pending_approvals) == 2
+    first, second = (p.tool_call_id for p in waiting.pending_approvals)
+    before = [e async for e in facade.events(waiting.id, follow=False)]
+    assert before[-1].type == "run_awaiting_approval"
+    approve = {"tool_call_id": first, "decision": "approve"}
+    assert await facade.decide_and_continue(waiting.id, [approve]) is None  # one still waits
+    deny = {"tool_call_id": second, "decision": "deny", "reason": "not that one"}
+    handle = await facade.decide_and_continue(waiting.id, [deny])
+    assert handle is not None
+    assert handle.run_id == waiting.id and handle.first_seq == before[-1].seq + 1
+    stretch = [e async for e in handle.events(after_seq=handle.first_seq - 1)]
+    assert stretch[0].type == "run_resumed" and stretch[0].seq == handle.first_seq
+    assert stretch[-1].type == "run_completed"
+    run = await handle.wait()
+    assert run.status == "completed" and "not that one" in (run.response or "")
+    with pytest.raises(ConflictError):
+        await facade.decide_and_continue(waiting.id, [approve])
+
+
 async def test_pause_resume_cancel(facade: AgioFacade) -> None:
     handle = await facade.start_chat("stepper", STEPPER_QUESTION)
     async for event in handle.events():

@@ -14,6 +14,7 @@ from ..errors import error_responses
 from ..schemas import (
     ApprovalsRequest,
     CancelRequest,
+    DecidedOut,
     ResumedOut,
     RunOut,
     RunStartRequest,
@@ -145,15 +146,18 @@ async def cancel_run(
 
 @router.post(
     "/{run_id}/approvals",
-    response_model=RunOut,
+    response_model=DecidedOut,
     responses=error_responses(401, 404, 409, 413, 422),
     summary="Approve or deny the tool calls a run waits on (v2)",
     description="Each decision is stored at once; once no call is undecided the run goes on "
-    "in this server (approved calls run, denied ones get an error result with the reason). "
-    "409 if nothing waits for a decision; 422 for a `tool_call_id` that is not pending.",
+    "in this server (approved calls run, denied ones get an error result with the reason) "
+    "and `first_seq` says where its events start. 409 if nothing waits for a decision; 422 "
+    "for a `tool_call_id` that is not pending.",
 )
-async def decide(agio: AgioDep, run_id: str, body: ApprovalsRequest) -> RunOut:
-    return run_out(await agio.decide(run_id, body.decisions, remember=body.remember))
+async def decide(agio: AgioDep, run_id: str, body: ApprovalsRequest) -> DecidedOut:
+    handle = await agio.decide_and_continue(run_id, body.decisions, remember=body.remember)
+    run = run_out(await agio.get_run(run_id))
+    return DecidedOut(**run.model_dump(), first_seq=handle.first_seq if handle else None)
 
 
 @router.get(
