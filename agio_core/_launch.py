@@ -8,7 +8,7 @@ checkpoint). The runner takes the run and the messages over: it updates both as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -90,18 +90,21 @@ class Launch:
         )
 
     @classmethod
-    def fork(
-        cls,
-        run: Run,
-        source: CheckpointRecord,
-        agent: AgentSnapshot,
-        messages: list[Message],
-        *,
-        checkpointed: int,
+    def resume(
+        cls, run: Run, source: CheckpointRecord, messages: list[Message], *, last_seq: int
     ) -> Launch:
-        """A new run going on from `source` (of another run), with `messages` and `agent`."""
-        return cls._continuing(
-            run, source, agent, messages, checkpointed, 0, "start", ("fork", "forked from")
+        """`run` (claimed) going on from its last checkpoint `source`, which holds `messages`."""
+        return cls(
+            run=run,
+            agent=source.agent,
+            messages=messages,
+            step=source.step,
+            base=source,
+            checkpointed=len(messages),
+            last_seq=last_seq,
+            mode="resume",
+            first_checkpoint=None,
+            resumed_from=source.id,
         )
 
     @classmethod
@@ -115,53 +118,28 @@ class Launch:
         checkpointed: int,
         last_seq: int,
     ) -> Launch:
-        """`run` (claimed) going on from its own earlier checkpoint `source`."""
-        return cls._continuing(
-            run,
-            source,
-            agent,
-            messages,
-            checkpointed,
-            last_seq,
-            "resume",
-            ("fork", "restored from"),
+        """`run` (claimed) going on from its own earlier checkpoint `source`, with `messages`
+        (of which `source` holds the first `checkpointed`) and `agent`."""
+        return replace(
+            cls.resume(run, source, messages, last_seq=last_seq),
+            agent=agent,
+            checkpointed=checkpointed,
+            first_checkpoint=("fork", f"restored from {source.id}"),
         )
 
     @classmethod
-    def resume(
-        cls, run: Run, source: CheckpointRecord, messages: list[Message], *, last_seq: int
-    ) -> Launch:
-        """`run` (claimed) going on from its last checkpoint `source`, which holds `messages`."""
-        return cls._continuing(
-            run, source, source.agent, messages, len(messages), last_seq, "resume", None
-        )
-
-    @classmethod
-    def _continuing(
+    def fork(
         cls,
         run: Run,
         source: CheckpointRecord,
         agent: AgentSnapshot,
         messages: list[Message],
+        *,
         checkpointed: int,
-        last_seq: int,
-        mode: StartMode,
-        first: tuple[CheckpointKind, str] | None,
     ) -> Launch:
-        """A run going on from `source`; `first` is the kind of its first checkpoint and
-        how its description begins (the source's id follows)."""
-        return cls(
-            run=run,
-            agent=agent,
-            messages=messages,
-            step=source.step,
-            base=source,
-            checkpointed=checkpointed,
-            last_seq=last_seq,
-            mode=mode,
-            first_checkpoint=None if first is None else (first[0], f"{first[1]} {source.id}"),
-            resumed_from=source.id,
-        )
+        """A new run going on from `source` (of another run): a rewind into a run of its own."""
+        rewound = cls.rewind(run, source, agent, messages, checkpointed=checkpointed, last_seq=0)
+        return replace(rewound, mode="start", first_checkpoint=("fork", f"forked from {source.id}"))
 
 
 def chat_agent(
