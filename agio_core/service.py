@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -60,7 +59,6 @@ from .store import Damage, Store, open_store
 from .tools._mcp import McpPool
 from .tools._toolbox import ToolInfo
 
-log = logging.getLogger("agio")
 T = TypeVar("T")
 
 
