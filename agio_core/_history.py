@@ -8,7 +8,7 @@ forks share their source's history), so the full state is rebuilt along that cha
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .checkpoints import (
     AgentSnapshot,
@@ -30,6 +30,15 @@ from .runs import RUN_STATUSES, Run
 
 if TYPE_CHECKING:
     from .store import Store
+
+
+class Continuation(NamedTuple):
+    """What a fork or a rewind goes on with: the conversation and the agent (as modified),
+    and how many of the messages the source checkpoint holds already."""
+
+    messages: list[Message]
+    agent: AgentSnapshot
+    checkpointed: int
 
 
 class History:
@@ -124,9 +133,7 @@ class History:
 
     # forks and rewinds
 
-    async def continuation(
-        self, source: CheckpointRecord, mods: Modifications
-    ) -> tuple[list[Message], AgentSnapshot, int]:
+    async def continuation(self, source: CheckpointRecord, mods: Modifications) -> Continuation:
         """The state to continue from, and how many of its messages `source` holds already
         (the new state is stored as a delta of the source wherever the two agree)."""
         stored = await self.messages_of(source)
@@ -141,7 +148,7 @@ class History:
         ):
             # The state ends in a final answer: continuing means answering again.
             messages = messages[:-1]
-        return messages, agent, common_prefix(stored, messages)
+        return Continuation(messages, agent, common_prefix(stored, messages))
 
     async def later_than(self, source: CheckpointRecord) -> list[str]:
         """The checkpoints of `source`'s run after it, which a rewind to it supersedes."""

@@ -18,6 +18,7 @@ from .model_params import check_model_params
 from .providers import split_model
 
 if TYPE_CHECKING:
+    from ._history import Continuation
     from .agents import Agent
     from .checkpoints import CheckpointKind, CheckpointRecord, Message
     from .providers import Providers
@@ -109,36 +110,20 @@ class Launch:
 
     @classmethod
     def rewind(
-        cls,
-        run: Run,
-        source: CheckpointRecord,
-        agent: AgentSnapshot,
-        messages: list[Message],
-        *,
-        checkpointed: int,
-        last_seq: int,
+        cls, run: Run, source: CheckpointRecord, planned: Continuation, *, last_seq: int
     ) -> Launch:
-        """`run` (claimed) going on from its own earlier checkpoint `source`, with `messages`
-        (of which `source` holds the first `checkpointed`) and `agent`."""
+        """`run` (claimed) going on from its own earlier checkpoint `source`, as planned."""
         return replace(
-            cls.resume(run, source, messages, last_seq=last_seq),
-            agent=agent,
-            checkpointed=checkpointed,
+            cls.resume(run, source, planned.messages, last_seq=last_seq),
+            agent=planned.agent,
+            checkpointed=planned.checkpointed,
             first_checkpoint=("fork", f"restored from {source.id}"),
         )
 
     @classmethod
-    def fork(
-        cls,
-        run: Run,
-        source: CheckpointRecord,
-        agent: AgentSnapshot,
-        messages: list[Message],
-        *,
-        checkpointed: int,
-    ) -> Launch:
+    def fork(cls, run: Run, source: CheckpointRecord, planned: Continuation) -> Launch:
         """A new run going on from `source` (of another run): a rewind into a run of its own."""
-        rewound = cls.rewind(run, source, agent, messages, checkpointed=checkpointed, last_seq=0)
+        rewound = cls.rewind(run, source, planned, last_seq=0)
         return replace(rewound, mode="start", first_checkpoint=("fork", f"forked from {source.id}"))
 
 

@@ -455,17 +455,14 @@ class Agio:
         if create_new_run:
             return await self.fork_checkpoint(checkpoint_id_, modifications=mods)
         source = await self._history.record(checkpoint_id_)
-        messages, agent, checkpointed = await self._history.continuation(source, mods)
+        planned = await self._history.continuation(source, mods)
         run = await self._control.rewindable(source.run_id)
         later = await self._history.later_than(source)
         with owning(run.id) as owner:
             claimed = await self._control.claim_rewind(run.id, owner, source, mods.modified_query)
             await self.store.mark_superseded(run.id, later)
             last_seq = await self._events.end_seq(run.id, run.status)
-            launch = Launch.rewind(
-                claimed, source, agent, messages, checkpointed=checkpointed, last_seq=last_seq
-            )
-            return await self._start(launch)
+            return await self._start(Launch.rewind(claimed, source, planned, last_seq=last_seq))
 
     async def fork_checkpoint(
         self, checkpoint_id_: str, *, modifications: Modifications | dict[str, Any] | None = None
@@ -473,7 +470,7 @@ class Agio:
         """Continue from a checkpoint in a new run; the source run is left untouched."""
         mods = Modifications.parse(modifications)
         source = await self._history.record(checkpoint_id_)
-        messages, agent, checkpointed = await self._history.continuation(source, mods)
+        planned = await self._history.continuation(source, mods)
         parent = await self.get_run(source.run_id)
         run_id = new_run_id()
         with owning(run_id) as owner:
@@ -489,8 +486,7 @@ class Agio:
                 heartbeat_at=utcnow(),
             )
             # Stores the run with its first checkpoint.
-            launch = Launch.fork(run, source, agent, messages, checkpointed=checkpointed)
-            return await self._start(launch)
+            return await self._start(Launch.fork(run, source, planned))
 
     async def checkpoint_tree(self, run_id: str) -> TreeNode:
         """The fork tree that `run_id` belongs to, from its root run down."""
