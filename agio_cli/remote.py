@@ -120,6 +120,15 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _body(spec: AgentSpec | dict[str, Any]) -> dict[str, Any]:
+    """An agent definition to send. One read here (from YAML) has the `${VAR}`s of its MCP
+    servers filled from this machine's environment, as an embedded agio fills them from its
+    own: the server never fills in a reference sent by a client from its environment."""
+    if isinstance(spec, AgentSpec):
+        return spec.resolved().model_dump(mode="json")
+    return dict(spec)
+
+
 def _modifications(value: Modifications | dict[str, Any] | None) -> dict[str, Any] | None:
     if isinstance(value, Modifications):
         return value.model_dump(exclude_none=True)
@@ -240,12 +249,12 @@ class RemoteAgio:
     async def create_agent(
         self, spec: AgentSpec | dict[str, Any], *, replace: bool = False
     ) -> Agent:
-        body = spec.model_dump(mode="json") if isinstance(spec, AgentSpec) else dict(spec)
+        body = _body(spec)
         params = {"replace": "true"} if replace else None
         return await self._model(Agent, "POST", "/api/agents", body=body, params=params)
 
     async def update_agent(self, agent_id: str, spec: AgentSpec | dict[str, Any]) -> Agent:
-        body = spec.model_dump(mode="json") if isinstance(spec, AgentSpec) else dict(spec)
+        body = _body(spec)
         return await self._model(Agent, "PUT", f"/api/agents/{_segment(agent_id)}", body=body)
 
     async def delete_agent(self, agent_id: str) -> None:
@@ -258,7 +267,6 @@ class RemoteAgio:
         return await self._model(Page[ToolInfo], "GET", "/api/tools", params=params)
 
     async def create_agent_from_file(self, path: Any, *, replace: bool = False) -> Agent:
-        # `${VAR}`s are filled from this machine's environment, as in embedded mode.
         return await self.create_agent(load_agent_file(Path(path)), replace=replace)
 
     # models

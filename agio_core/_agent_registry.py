@@ -55,6 +55,8 @@ class AgentRegistry:
         if existing is not None and not replace:
             raise ConflictError(f"agent {parsed.id!r} already exists")
         created_at = existing.created_at if existing else utcnow()
+        if existing is not None:
+            parsed = parsed.keeping_hidden(existing)  # a listing's `***` keeps the value
         agent = Agent(**parsed.model_dump(), created_at=created_at, updated_at=utcnow())
         await self.store.put_agent(agent)
         return agent
@@ -65,7 +67,7 @@ class AgentRegistry:
         if data["id"] != agent_id:
             raise InvalidInputError(f"id: cannot change an agent's id ({agent_id!r})")
         current = await self.get(agent_id)
-        parsed = _validated(data)
+        parsed = _validated(data).keeping_hidden(current)
         agent = Agent(**parsed.model_dump(), created_at=current.created_at, updated_at=utcnow())
         await self.store.put_agent(agent)
         return agent

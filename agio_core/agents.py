@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import secrets
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -50,6 +53,7 @@ def check_json_params(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+HIDDEN = "***"  # a literal env or header value, as listings show it
 SERVER_NAME = re.compile(r"^[A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*$")  # no "__": it separates the tool
 
 
@@ -84,6 +88,49 @@ class McpServer(BaseModel):
     def transport(self) -> Literal["stdio", "http"]:
         return "stdio" if self.command is not None else "http"
 
+    def resolved(self, env: Mapping[str, str] | None = None) -> McpServer:
+        """The server with its `${VAR}` references filled in, for connecting to it.
+
+        `args`, `env` and `headers` are where credentials go (a token, a database URL), so
+        they keep their references as written until the server is used: what is stored and
+        listed never holds a value read from the environment."""
+
+        def fill(value: str, where: str) -> str:
+            return substitute_env(value, env, source=where)
+
+        return self.model_copy(
+            update={
+                "args": [fill(a, "args") for a in self.args],
+                "env": {k: fill(v, f"env.{k}") for k, v in self.env.items()},
+                "headers": {k: fill(v, f"headers.{k}") for k, v in self.headers.items()},
+            }
+        )
+
+    def redacted(self) -> McpServer:
+        """The server as listings show it: `env` and `headers` values written as literals
+        (a pasted token) are hidden; `${VAR}` references are shown, they hold no secret."""
+
+        def hide(values: dict[str, str]) -> dict[str, str]:
+            return {k: v if not v or _VAR.search(v) else HIDDEN for k, v in values.items()}
+
+        return self.model_copy(update={"env": hide(self.env), "headers": hide(self.headers)})
+
+    def keeping_hidden(self, stored: McpServer | None) -> McpServer:
+        """This definition, with each `HIDDEN` value that a listing showed in place of a
+        stored value replaced by that value again (so editing a listed agent keeps them)."""
+        if stored is None:
+            return self
+
+        def keep(values: dict[str, str], old: dict[str, str]) -> dict[str, str]:
+            return {k: old.get(k, v) if v == HIDDEN else v for k, v in values.items()}
+
+        return self.model_copy(
+            update={
+                "env": keep(self.env, stored.env),
+                "headers": keep(self.headers, stored.headers),
+            }
+        )
+
 
 class AgentSpec(BaseModel):
     """The user-editable part of an agent: what a YAML file or a create request holds."""
@@ -104,6 +151,24 @@ class AgentSpec(BaseModel):
     workspace: str | None = None
     tags: list[str] = Field(default_factory=list)
     max_steps: int = Field(default=10, ge=1, le=10_000)
+
+    def resolved(self) -> Self:
+        """This agent with its MCP servers' `${VAR}`s filled in (see `McpServer.resolved`)."""
+        servers = {name: server.resolved() for name, server in self.mcp_servers.items()}
+        return self.model_copy(update={"mcp_servers": servers})
+
+    def redacted(self) -> Self:
+        """This agent as listings show it (see `McpServer.redacted`)."""
+        servers = {name: server.redacted() for name, server in self.mcp_servers.items()}
+        return self.model_copy(update={"mcp_servers": servers})
+
+    def keeping_hidden(self, stored: AgentSpec) -> Self:
+        """See `McpServer.keeping_hidden`: `stored` is the agent this one replaces."""
+        servers = {
+            name: server.keeping_hidden(stored.mcp_servers.get(name))
+            for name, server in self.mcp_servers.items()
+        }
+        return self.model_copy(update={"mcp_servers": servers})
 
     @field_validator("mcp_servers")
     @classmethod
@@ -145,7 +210,8 @@ class AgentSpec(BaseModel):
 
 def host_powers(spec: AgentSpec, settings: Any) -> list[str]:
     """Why an agent can run code on the host, if it can (SPEC §8): `shell`, stdio MCP servers,
-    `module:function` tools, a workspace outside AGIO_HOME."""
+    `module:function` tools, a workspace outside AGIO_HOME; or read the host's environment:
+    `${VAR}` in the headers of an MCP server (sent to whatever URL the agent names)."""
     from .tools._context import inside_home, workspace_for
 
     reasons = []
@@ -157,6 +223,13 @@ def host_powers(spec: AgentSpec, settings: Any) -> list[str]:
     stdio = [name for name, server in spec.mcp_servers.items() if server.transport == "stdio"]
     if stdio:
         reasons.append(f"stdio MCP servers ({', '.join(stdio)})")
+    reading = [
+        name
+        for name, server in spec.mcp_servers.items()
+        if any(_VAR.search(value) for value in server.headers.values())
+    ]
+    if reading:
+        reasons.append(f"MCP headers that read the host's environment ({', '.join(reading)})")
     if spec.workspace is not None and not inside_home(
         settings, workspace_for(settings, spec.id, spec.workspace)
     ):
@@ -184,14 +257,25 @@ def default_agent(model: str) -> Agent:
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def substitute_env(text: str, env: dict[str, str] | None = None, *, source: str = "") -> str:
-    """Replace `${VAR}` and `${VAR:-default}`; an unset variable without default is an error."""
-    env = dict(os.environ) if env is None else env
+def substitute_env(
+    text: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    source: str = "",
+    keep: dict[int, str] | None = None,
+) -> str:
+    """Replace `${VAR}` and `${VAR:-default}`; an unset variable without default is an error.
+    `keep` maps the index of a reference (in order of appearance) to what it becomes instead."""
+    values = os.environ if env is None else env
+    indexes = itertools.count()
 
     def replace(match: re.Match[str]) -> str:
+        index = next(indexes)
+        if keep is not None and index in keep:
+            return keep[index]
         name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
+        if name in values:
+            return values[name]
         if default is not None:
             return default
         raise InvalidInputError(f"{source}: environment variable ${{{name}}} is not set")
@@ -218,11 +302,53 @@ def parse_agent_spec(data: Any, *, source: str) -> AgentSpec:
 
 
 def load_agent_yaml(text: str, *, source: str = "<yaml>") -> AgentSpec:
+    """An agent from YAML, with `${VAR}`s substituted from the environment, except in the
+    values of `mcp_servers.*.args|env|headers`: those keep their references as written (see
+    `McpServer.resolved`), so no secret from the environment is stored or listed."""
+    refs = [match.group(0) for match in _VAR.finditer(text)]
+    # Each reference replaced by a mark (a plain word, valid YAML wherever it stands) shows
+    # which ones stand in those values.
+    marks = {i: f"{_MARK}{i}x" for i in range(len(refs))}
+    deferred: dict[int, str] = {}
+    if refs:
+        try:
+            marked = _parse_yaml(substitute_env(text, keep=marks), source)
+        except InvalidInputError:
+            marked = None  # maybe it parses once substituted; if not, the error is below
+        found: set[int] = set()
+
+        def note(value: str) -> str:
+            found.update(int(i) for i in _MARKED.findall(value))
+            return value
+
+        _each_mcp_secret(marked, note)
+        deferred = {i: marks[i] for i in found}
+    data = _parse_yaml(substitute_env(text, source=source, keep=deferred), source)
+    _each_mcp_secret(data, lambda v: _MARKED.sub(lambda m: refs[int(m.group(1))], v))
+    return parse_agent_spec(data, source=source)
+
+
+_MARK = f"agio{secrets.token_hex(6)}ref"
+_MARKED = re.compile(rf"{_MARK}(\d+)x")
+
+
+def _each_mcp_secret(data: Any, change: Callable[[str], str]) -> None:
+    """Replace each string value of `mcp_servers.*.args|env|headers` by `change(value)`."""
+    servers = data.get("mcp_servers") if isinstance(data, dict) else None
+    for server in servers.values() if isinstance(servers, dict) else ():
+        for field in ("args", "env", "headers"):
+            values = server.get(field) if isinstance(server, dict) else None
+            if isinstance(values, list):
+                values[:] = [change(v) if isinstance(v, str) else v for v in values]
+            elif isinstance(values, dict):
+                values.update({k: change(v) for k, v in values.items() if isinstance(v, str)})
+
+
+def _parse_yaml(text: str, source: str) -> Any:
     import yaml
 
-    text = substitute_env(text, source=source)
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -230,7 +356,6 @@ def load_agent_yaml(text: str, *, source: str = "<yaml>") -> AgentSpec:
         raise InvalidInputError(f"{source}: invalid YAML{where}: {problem}") from None
     except RecursionError:  # PyYAML composes nested collections recursively
         raise InvalidInputError(f"{source}: invalid YAML: nested too deeply") from None
-    return parse_agent_spec(data, source=source)
 
 
 def load_agent_file(path: Path) -> AgentSpec:

@@ -49,6 +49,7 @@ def list_agents(
     """
     page = call(ctx, lambda agio: agio.list_agents(tag=tag, limit=limit, offset=offset))
     if as_json:
+        page = page.model_copy(update={"items": [agent.redacted() for agent in page.items]})
         out.print_json(page.model_dump(mode="json"))
         return
     if quiet:
@@ -103,6 +104,7 @@ def show(
         return agent, await agio.list_tools(agent_id, limit=1000)
 
     agent, tools = call(ctx, agent_and_tools)
+    agent = agent.redacted()  # as the API shows it: literal MCP env/header values hidden
     if as_json:
         out.print_json(agent.model_dump(mode="json"))
         return
@@ -136,7 +138,7 @@ def create(
         spec = load_agent_file(file)
     agent = call(ctx, lambda agio: agio.create_agent(spec, replace=replace))
     if as_json:
-        out.print_json(agent.model_dump(mode="json"))
+        out.print_json(agent.redacted().model_dump(mode="json"))
         return
     verb = "saved" if replace else "created"
     out.done(agent.id, f"{verb} agent [bold]{agent.id}[/] ({model_label(agent.model)})")

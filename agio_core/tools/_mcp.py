@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidInputError
 from ..settings import Settings
 from ._context import RunContext
 from ._policy import Policy
@@ -53,6 +54,8 @@ def exposed_name(server: str, tool: str) -> str:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         return _describe(exc.exceptions[0])
+    if isinstance(exc, McpUnavailable):
+        return str(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -114,7 +117,10 @@ class _Connection:
             self._ready.set()
 
     async def _transport(self, stack: contextlib.AsyncExitStack) -> tuple[Any, Any]:
-        config = self.config
+        try:  # `${VAR}`s are filled in here and only here: they are never stored filled in
+            config = self.config.resolved()
+        except InvalidInputError as exc:
+            raise McpUnavailable(exc.message) from None
         if config.command is not None:
             from mcp import StdioServerParameters, stdio_client
 

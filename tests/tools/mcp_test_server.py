@@ -32,6 +32,16 @@ def build() -> MCPServer:
         """The server's process id."""
         return str(os.getpid())
 
+    @server.tool(annotations=READ_ONLY)
+    def environ(name: str) -> str:
+        """The value of an environment variable of the server's process."""
+        return os.environ.get(name, "(unset)")
+
+    @server.tool(annotations=READ_ONLY)
+    def header(name: str, ctx: Context) -> str:
+        """The value of a header of the HTTP request that carried this call."""
+        return (ctx.headers or {}).get(name, "(absent)")
+
     @server.tool()
     def sleep(seconds: float) -> str:
         """Sleep, then answer."""

@@ -376,3 +376,42 @@ async def test_a_server_that_never_answers_its_handshake(home: Path, tmp_path: P
                 break
             await asyncio.sleep(0.05)
         assert not alive(pid)
+
+
+async def test_references_are_kept_until_the_server_is_used(
+    agio: Agio, http_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`${VAR}` in `mcp_servers.*.args|env|headers` is stored as written (flow or block
+    style), so an unset variable is no error when the agent is defined, only when a run
+    connects, with one line that names it; elsewhere references are substituted as before."""
+    from agio_core.agents import load_agent_yaml
+
+    monkeypatch.delenv("LATER_TOKEN", raising=False)
+    monkeypatch.setenv("MCP_MODEL", "offline/demo")
+    spec = load_agent_yaml(
+        f"""
+id: later
+model: ${{MCP_MODEL}}
+tools: [web__echo]
+mcp_servers:
+  web: {{url: {http_server}, headers: {{Authorization: "Bearer ${{LATER_TOKEN}}"}}}}
+  local:
+    command: ${{MCP_MODEL}}
+    args: [--db, "postgresql://u:${{LATER_TOKEN}}@h/d"]
+    env:
+      TOKEN: ${{LATER_TOKEN:-none}}
+"""
+    )
+    assert spec.model == "offline/demo"
+    assert spec.mcp_servers["web"].headers == {"Authorization": "Bearer ${LATER_TOKEN}"}
+    local = spec.mcp_servers["local"]
+    assert local.command == "offline/demo"
+    assert local.args == ["--db", "postgresql://u:${LATER_TOKEN}@h/d"]
+    assert local.env == {"TOKEN": "${LATER_TOKEN:-none}"}
+    web_only = {"mcp_servers": {"web": spec.mcp_servers["web"]}}
+    await agio.create_agent(spec.model_copy(update=web_only))
+    [missing] = (await agio.list_tools("later")).items
+    assert missing.error is not None
+    assert "headers.Authorization: environment variable ${LATER_TOKEN} is not set" in missing.error
+    monkeypatch.setenv("LATER_TOKEN", "tok-123")
+    assert (await call(agio, "web__echo", '{"text": "ok"}', "later"))["result"] == "ok"

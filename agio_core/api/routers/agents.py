@@ -15,6 +15,8 @@ from ..deps import AgioDep
 from ..errors import error_responses
 from ..schemas import AgentUpdate
 
+# Every agent answered is `.redacted()`: literal MCP env/header values are hidden (a PUT of
+# the hidden value keeps the stored one); `${VAR}` references are shown as written.
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 AUTH = error_responses(401)
 
@@ -28,7 +30,8 @@ def _host_only(spec: AgentSpec, settings: Settings, verb: str) -> None:
     reasons = host_powers(spec, settings)
     if reasons:
         raise InvalidInputError(
-            f"an agent that can run code on the server host cannot be {verb} over HTTP "
+            f"an agent that can run code on the server host or read its environment cannot be "
+            f"{verb} over HTTP "
             f"({'; '.join(reasons)}); define it on the host (agio agents create -f FILE)"
         )
 
@@ -40,14 +43,15 @@ async def list_agents(
     offset: Annotated[int, Query(ge=0)] = 0,
     tag: Annotated[str | None, Query(description="Only agents with this tag.")] = None,
 ) -> Page[Agent]:
-    return await agio.list_agents(tag=tag or None, limit=limit, offset=offset)
+    page = await agio.list_agents(tag=tag or None, limit=limit, offset=offset)
+    return page.model_copy(update={"items": [agent.redacted() for agent in page.items]})
 
 
 @router.get(
     "/{agent_id}", response_model=Agent, responses=error_responses(401, 404), summary="Get agent"
 )
 async def get_agent(agio: AgioDep, agent_id: str) -> Agent:
-    return await agio.get_agent(agent_id)
+    return (await agio.get_agent(agent_id)).redacted()
 
 
 @router.post(
@@ -68,7 +72,7 @@ async def create_agent(
     if replace:
         with contextlib.suppress(NotFoundError):
             _host_only(await agio.get_agent(spec.id), agio.settings, "replaced")
-    return await agio.create_agent(spec, replace=replace)
+    return (await agio.create_agent(spec, replace=replace)).redacted()
 
 
 @router.put(
@@ -82,7 +86,7 @@ async def update_agent(agio: AgioDep, agent_id: str, spec: AgentUpdate) -> Agent
     _host_only(await agio.get_agent(agent_id), agio.settings, "changed")
     fields = spec.model_dump()
     fields["id"] = fields["id"] or agent_id
-    return await agio.update_agent(agent_id, fields)
+    return (await agio.update_agent(agent_id, fields)).redacted()
 
 
 @router.delete(
