@@ -28,8 +28,8 @@ VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=3)"
-# `agio serve`, not plain uvicorn: it adds the request header deadline and the connection
-# bound (AGIO_HEADER_TIMEOUT_S, AGIO_MAX_CONNECTIONS), and refuses to serve beyond loopback
-# without keys. `docker stop` sends SIGTERM: streams close, running runs are left
+# `agio serve`, not plain uvicorn: it adds the request header and body deadlines and the
+# connection bound (AGIO_HEADER_TIMEOUT_S, AGIO_BODY_TIMEOUT_S, AGIO_MAX_CONNECTIONS), and
+# refuses to serve beyond loopback without keys. `docker stop` sends SIGTERM: streams close, running runs are left
 # interrupted (resumable) within 5 s.
 CMD ["agio", "serve", "--host", "0.0.0.0", "--port", "8000"]

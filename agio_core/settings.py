@@ -46,8 +46,10 @@ class Settings(BaseSettings):
     sse_send_timeout_s: float = Field(default=30.0, gt=0)
     # `agio serve` connections (per worker): one that has not sent a request's complete
     # headers this long after opening (or after its last response) is closed, and one beyond
-    # `max_connections` gets a 503 at once.
+    # `max_connections` gets a 503 at once; one whose request body is not all in
+    # `body_timeout_s` after its headers gets a 408 and is closed.
     header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     max_connections: int = Field(default=1000, ge=1)
     # `agio serve` looks this often for runs of dead processes and a run listing left
     # behind its records by a crash.

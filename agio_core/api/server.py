@@ -78,8 +78,10 @@ def serve_main(
     )
     uvicorn.run(
         APP_PATH,
-        # uvicorn has no timeout for request headers: see connections.py.
-        http=guarded_protocol(settings.header_timeout_s, settings.max_connections),  # type: ignore[arg-type]
+        # uvicorn has no timeout for request headers or bodies: see connections.py.
+        http=guarded_protocol(  # type: ignore[arg-type]
+            settings.header_timeout_s, settings.body_timeout_s, settings.max_connections
+        ),
         host=host,
         port=port,
         workers=workers if workers > 1 else None,

@@ -1,19 +1,21 @@
 """Half-open connections (SPEC §5): `agio serve` closes connections that never finish their
-request headers, and bounds how many it holds, so a slowloris client cannot use up its file
-descriptors. Real sockets against a real `agio serve`."""
+request headers or body, and bounds how many it holds, so a slowloris client cannot use up
+its file descriptors. Real sockets against a real `agio serve`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from helpers.servers import Server, agio_serve
 
 HEADER_TIMEOUT_S = 1.0
+BODY_TIMEOUT_S = 1.5
 MAX_CONNECTIONS = 1000
 # Each trickling socket costs an fd here and one in the server (the same limit in CI).
 SOCKETS = min(800, (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 100) // 2)
@@ -25,10 +27,12 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tmp_path_factory.mktemp("guarded"),
         "guarded",
         AGIO_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
+        AGIO_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
         AGIO_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
     )
     yield instance
     instance.stop()
+    assert "Traceback" not in instance.log() and "Exception in ASGI" not in instance.log()
 
 
 def _address(server: Server) -> tuple[str, int]:
@@ -78,6 +82,72 @@ async def test_trickling_headers_are_cut_off_and_the_server_still_answers(
         assert (await client.get("/api/health")).status_code == 200
         # Keep-alive: a connection that answered one request gets the deadline again.
         assert (await client.get("/api/agents")).status_code == 200
+
+
+TRICKLED_BODY = {
+    "length": b"Content-Length: 100\r\n\r\n",
+    "chunked": b"Transfer-Encoding: chunked\r\n\r\n",
+}
+
+
+async def _trickle_body(server: Server, framing: str, started: float) -> tuple[float, bytes]:
+    """Complete headers, then a body a byte at a time (every 0.1 s) until the server answers
+    and closes; when that was and what it said."""
+    reader, writer = await asyncio.open_connection(*_address(server))
+    head = b"POST /api/agents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    writer.write(head + TRICKLED_BODY[framing])
+    answer = b""
+    try:
+        while not reader.at_eof():
+            try:
+                answer += await asyncio.wait_for(reader.read(4096), 0.1)
+            except TimeoutError:
+                writer.write(b"1\r\n \r\n" if framing == "chunked" else b" ")
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+            except ConnectionError:
+                break
+        return time.monotonic() - started, answer
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("framing", sorted(TRICKLED_BODY))
+async def test_a_trickled_body_gets_408_and_the_connection_closes(
+    guarded: Server, framing: str
+) -> None:
+    started = time.monotonic()
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(_trickle_body(guarded, framing, started) for _ in range(50))),
+        BODY_TIMEOUT_S + 20,
+    )
+    for elapsed, answer in outcomes:
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert b"connection: close" in answer.lower()
+        assert b'{"detail": "request body not received in time (AGIO_BODY_TIMEOUT_S)"}' in answer
+        # Trickling does not extend the deadline, and no one is cut early.
+        assert BODY_TIMEOUT_S * 0.9 <= elapsed < BODY_TIMEOUT_S + 10, elapsed
+    async with httpx.AsyncClient(base_url=guarded.url, timeout=10) as client:
+        assert (await client.get("/api/health")).status_code == 200
+
+
+async def test_the_body_deadline_is_per_request(guarded: Server) -> None:
+    """Slow bodies that each come within the deadline pass, one after another on one
+    keep-alive connection, for longer in all than the deadline."""
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        for piece in (b'{"id": "slow-body-', b"agent", b'", "model": "offline/demo"}'):
+            await asyncio.sleep(BODY_TIMEOUT_S / 4)
+            yield piece
+
+    json_type = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=guarded.url, timeout=10, headers=json_type) as client:
+        started = time.monotonic()
+        created = await client.post("/api/agents", content=slow_body())
+        assert created.status_code == 201, created.text
+        replaced = await client.post("/api/agents?replace=true", content=slow_body())
+        assert replaced.status_code == 201, replaced.text
+        assert time.monotonic() - started > BODY_TIMEOUT_S
 
 
 async def test_a_slow_stream_is_not_cut_by_the_header_deadline(guarded: Server) -> None:

@@ -59,8 +59,8 @@ def test_cmd_refuses_to_serve_every_interface_without_keys(tmp_path: Path) -> No
     )
     assert done.returncode == 2, done
     assert done.stderr.strip().splitlines() == [
-        "agio: error: refusing to serve on 0.0.0.0 without AGIO_API_KEYS: set keys (comma-separated), "
-        "bind 127.0.0.1, or pass --insecure"
+        "agio: error: refusing to serve on 0.0.0.0 without AGIO_API_KEYS: set keys "
+        "(comma-separated), bind 127.0.0.1, or pass --insecure"
     ]
 
 
