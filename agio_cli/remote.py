@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from agio_core.agents import Agent, AgentSpec, load_agent_file
 from agio_core.approvals import ApprovalDecision
-from agio_core.attachments import Attachment
+from agio_core.attachments import Attachment, check_attached
 from agio_core.checkpoints import (
     Checkpoint,
     CheckpointSummary,
@@ -401,6 +401,8 @@ class RemoteAgio:
                 "--workspace works embedded only: a server's runs use the folders that the "
                 "agents defined on its host name"
             )
+        # Refused here as embedded agio refuses it, before uploading what may be megabytes.
+        check_attached(attachments or [])
         body = {
             "agent_id": agent_id,
             "message": message,

@@ -9,6 +9,7 @@ in size, whether it comes from a file, stdin or a URL.
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,11 @@ from .errors import InvalidInputError
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_IMAGE_BYTES = 20_000_000  # OpenAI's own limit per image
+# All of one message's attachments, measured as they are sent to `agio serve` (JSON, images
+# in base64): one image at MAX_IMAGE_BYTES fits, with room for text. The server's body limit
+# for the routes that take attachments is this plus its limit for everything else, so what
+# an embedded agio accepts, a server accepts too.
+MAX_ATTACHED_BYTES = MAX_IMAGE_BYTES * 4 // 3 + 1_000_000
 _IMAGE_MAGIC = {
     b"\x89PNG\r\n\x1a\n": "image/png",
     b"\xff\xd8\xff": "image/jpeg",
@@ -124,8 +130,24 @@ def _fenced(text: str) -> str:
     return f"{fence}\n{text}{'' if text.endswith(chr(10)) else chr(10)}{fence}"
 
 
+def check_attached(attachments: list[Attachment]) -> None:
+    """Refuse attachments too large together (`MAX_ATTACHED_BYTES`), in one line."""
+    if not attachments:
+        return
+    encoded = json.dumps(
+        [a.model_dump() for a in attachments], ensure_ascii=False, separators=(",", ":")
+    )
+    size = len(encoded.encode("utf-8", "surrogatepass"))
+    if size > MAX_ATTACHED_BYTES:
+        raise InvalidInputError(
+            f"attachments too large together: {size:,} bytes as sent (images in base64); "
+            f"at most {MAX_ATTACHED_BYTES:,} per message"
+        )
+
+
 def user_content(message: str, attachments: list[Attachment]) -> str | list[dict[str, Any]]:
     """The user message's `content`: plain text, or text and image parts."""
+    check_attached(attachments)
     texts = [f"File: {a.name}\n{_fenced(a.text)}" for a in attachments if a.kind == "text"]
     text = "\n\n".join(part for part in [message, *texts] if part)
     images = [a for a in attachments if a.kind == "image"]

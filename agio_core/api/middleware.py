@@ -11,7 +11,11 @@ from typing import Any
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..attachments import MAX_ATTACHED_BYTES
+
 MAX_BODY_BYTES = 1024 * 1024
+# Routes whose bodies carry attachments (images in base64) get room for them besides the rest.
+ATTACHING_PATHS = frozenset({"/api/chat", "/api/runs"})
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
@@ -41,17 +45,23 @@ class BodySizeLimit:
     so buffering them costs nothing and spares every route a partial-read failure mode.
     """
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        attaching_limit: int = MAX_BODY_BYTES + MAX_ATTACHED_BYTES,
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.limits = (limit, attaching_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
             await self.app(scope, receive, send)
             return
+        limit = self.limits[scope["path"] in ATTACHING_PATHS]
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _too_large(send, self.limit)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _too_large(send, limit)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -63,8 +73,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await _too_large(send, self.limit)
+            if size > limit:
+                await _too_large(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -113,10 +113,17 @@ def test_bad_json_and_wrong_types_are_422_not_500(client: httpx.Client) -> None:
 
 
 def test_oversized_bodies_are_413(client: httpx.Client) -> None:
-    big = {"agent_id": "assistant", "message": "x" * (2 * 1024 * 1024), "stream": False}
+    from agio_core.api.middleware import MAX_BODY_BYTES
+    from agio_core.attachments import MAX_ATTACHED_BYTES
+
+    # The routes that take attachments have room for them (see test_api_attachments.py).
+    text = "x" * (MAX_BODY_BYTES + MAX_ATTACHED_BYTES)
+    big = {"agent_id": "assistant", "message": text, "stream": False}
     response = client.post("/api/chat", json=big)
     assert response.status_code == 413
     assert "detail" in response.json()
+    response = client.post("/api/agents", json={"id": "big", "description": text[:2_000_000]})
+    assert response.status_code == 413
 
     def chunked() -> Iterator[bytes]:
         for _ in range(40):

@@ -29,6 +29,8 @@ from typer.testing import CliRunner
 from agio_cli.main import app
 from agio_core import Agio, InvalidInputError, Settings
 from agio_core.agents import load_agent_yaml
+from agio_core.api.middleware import MAX_BODY_BYTES
+from agio_core.attachments import MAX_ATTACHED_BYTES
 
 from .conftest import ServerFactory
 from .support import ServerProcess, no_traceback
@@ -253,21 +255,23 @@ STORE_LAYOUT = re.compile(
 def test_oversized_bodies_are_refused(api: tuple[ServerProcess, Path]) -> None:
     server, _ = api
     headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
-    big = b'{"message": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    small_limit = MAX_BODY_BYTES + 1
+    attaching_limit = MAX_BODY_BYTES + MAX_ATTACHED_BYTES + 1  # routes that take images
+    big = b'{"message": "' + b"x" * attaching_limit + b'"}'
 
-    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must count as it reads
-        for start in range(0, len(big), 65536):
-            yield big[start : start + 65536]
+    def chunks(size: int) -> Iterator[bytes]:  # no Content-Length: the limit counts as it reads
+        for start in range(0, size, 65536):
+            yield big[start : min(size, start + 65536)]
 
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
-        for method, path in [
-            ("POST", "/api/chat"),
-            ("POST", "/api/agents"),
-            ("PUT", "/api/agents/assistant"),
-            ("POST", "/api/runs"),
+        for method, path, size in [
+            ("POST", "/api/chat", attaching_limit),
+            ("POST", "/api/agents", small_limit),
+            ("PUT", "/api/agents/assistant", small_limit),
+            ("POST", "/api/runs", attaching_limit),
         ]:
-            assert client.request(method, path, content=big).status_code == 413
-            assert client.request(method, path, content=chunks()).status_code == 413
+            assert client.request(method, path, content=big[:size]).status_code == 413
+            assert client.request(method, path, content=chunks(size)).status_code == 413
         # Deeply nested JSON inside the limit: a 422, not a crash (it was a 500).
         deep = '{"id": "deep", "model": "offline/demo", "model_params": ' + '{"a": ' * 400
         deep += "1" + "}" * 401
