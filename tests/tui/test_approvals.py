@@ -16,6 +16,7 @@ from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.approvals import ApprovalScreen
 from agio_cli.tui.screens.runs import RunsScreen
 from agio_cli.tui.widgets.conversation import RunView, ToolCallView
+from agio_cli.tui.widgets.status import StatusBar
 from agio_core import Agio, Settings
 
 from .tui_helpers import SIZE, started_app, wait_for
@@ -100,6 +101,11 @@ async def test_deny_with_a_reason_the_model_sees(agio: Agio, settings: Settings)
         await started_app(pilot)
         await app.follower.watch(run_id)
         dialog = await open_dialog(pilot, app)
+        # The clock stops while the run waits, as its recorded duration does.
+        clock = app.chat.query_one(StatusBar)
+        shown = clock.elapsed_ms
+        await pilot.pause(0.7)  # the status bar ticks every 0.5 s
+        assert shown is not None and clock.elapsed_ms == shown
         dialog.query_one("#approval-reason", Input).value = "no sums today"
         await pilot.press("ctrl+d")
         await wait_for(pilot, lambda: app.chat.shown_status == "completed", what="it goes on")

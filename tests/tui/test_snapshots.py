@@ -13,6 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from agio_cli.tui.app import AgioApp
+from agio_cli.tui.screens.approvals import ApprovalScreen
 from agio_cli.tui.screens.fork import ForkModal
 from agio_cli.tui.screens.help import HelpScreen
 from agio_cli.tui.screens.runs import RunsScreen
@@ -73,7 +74,8 @@ def test_chat_screen(snap_compare: Any, settings: Settings) -> None:
         await pilot.pause(0.2)
         mask_volatile(app)
 
-    assert snap_compare(AgioApp(settings=settings), terminal_size=SIZE, run_before=run_before)
+    app = AgioApp(agent="asker", settings=settings)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_runs_screen(snap_compare: Any, settings: Settings) -> None:
@@ -157,3 +159,38 @@ def test_sessions_dialog(snap_compare: Any, settings: Settings) -> None:
         mask_volatile(pilot.app)
 
     assert snap_compare(AgioApp(settings=settings), terminal_size=SMALL, run_before=run_before)
+
+
+async def _asker(settings: Settings) -> None:
+    async with Agio(settings) as agio:
+        await agio.create_agent(
+            {
+                "id": "asker",
+                "name": "Asker",
+                "model": "offline/demo",
+                "model_params": {"delay_ms": 0},
+                "tools": ["calculator"],
+                "approval": {"calculator": "ask"},
+            }
+        )
+
+
+def test_approval_dialog(snap_compare: Any, settings: Settings) -> None:
+    """The call waiting (name, arguments as highlighted JSON, which of how many), the reason
+    field and the decision keys, over the chat that shows the run waiting."""
+    asyncio.run(_asker(settings))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await started_app(pilot)
+        app = pilot.app
+        assert isinstance(app, AgioApp)
+        await send(pilot, "What is 2+3 and 4*5?")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="dialog")
+        dialog = app.screen
+        assert isinstance(dialog, ApprovalScreen)
+        await wait_for(pilot, lambda: dialog.call is not None, what="the call shown")
+        await pilot.pause(0.2)
+        mask_volatile(app)
+
+    app = AgioApp(agent="asker", settings=settings)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from agio_core import (
     Event,
     Run,
+    RunAwaitingApproval,
     RunCancelled,
     RunCompleted,
     RunFailed,
@@ -106,7 +107,9 @@ class StatusBar(Static):
             case Usage(total_tokens=total):
                 # None: the server did not report it, so the run's sum is unknown too.
                 self.tokens = None if total is None or self.tokens is None else self.tokens + total
-            case RunPaused():
+            case RunPaused() | RunAwaitingApproval():
+                # The run is not running while it waits (its duration stops as well); a
+                # decision resumes it with `run_resumed`.
                 self._close_segment(event.ts)
             case RunCancelled() | RunFailed():
                 self._close_segment(event.ts)
