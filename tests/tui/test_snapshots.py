@@ -74,8 +74,7 @@ def test_chat_screen(snap_compare: Any, settings: Settings) -> None:
         await pilot.pause(0.2)
         mask_volatile(app)
 
-    app = AgioApp(agent="asker", settings=settings)
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(AgioApp(settings=settings), terminal_size=SIZE, run_before=run_before)
 
 
 def test_runs_screen(snap_compare: Any, settings: Settings) -> None:
