@@ -364,8 +364,9 @@ class RemoteAgio:
         self, run_id: str, after_seq: int, follow: bool
     ) -> AsyncGenerator[Event, None]:
         path = f"/api/runs/{_segment(run_id)}/events"
-        params = {"after_seq": after_seq, "follow": "true" if follow else "false"}
-        headers = {"Accept": "text/event-stream"}
+        params = {"follow": "true" if follow else "false"}
+        # Where to go on from, as a reconnecting EventSource says it.
+        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after_seq)}
         async with self._client.stream(
             "GET", path, params=params, headers=headers, timeout=LONG_TIMEOUT
         ) as response:
