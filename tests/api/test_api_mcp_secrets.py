@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import stream_events
-from helpers.servers import Server, agio_serve, clean_env, free_port
+from helpers.servers import Server, agio_serve, clean_env, threaded_uvicorn
 
 TEST_SERVER = Path(__file__).parents[1] / "tools" / "mcp_test_server.py"
 SECRET = "s3cr3t-from-the-server-env"
@@ -31,23 +29,11 @@ LITERAL = "pasted-literal-token"
 @pytest.fixture(scope="module")
 def mcp_url() -> Iterator[str]:
     """The SDK test server over streamable HTTP on loopback."""
-    import uvicorn
-
     sys.path.insert(0, str(TEST_SERVER.parent))
     from mcp_test_server import build
 
-    port = free_port()
-    config = uvicorn.Config(
-        build().streamable_http_app(), host="127.0.0.1", port=port, log_level="error"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/mcp"
-    server.should_exit = True
-    thread.join(5)
+    with threaded_uvicorn(build().streamable_http_app()) as url:
+        yield f"{url}/mcp"
 
 
 def agio_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

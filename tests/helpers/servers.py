@@ -7,8 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +101,22 @@ def agio_serve(
     port = free_port()
     argv = [sys.executable, "-m", "agio_cli", "serve", "--port", str(port), *(extra_args or [])]
     return start_server(argv, workdir, port, clean_env(workdir / "home", **env), name)
+
+
+@contextmanager
+def threaded_uvicorn(app: object) -> Iterator[str]:
+    """An ASGI app (e.g. an MCP server's) served by uvicorn in a thread, on a free loopback
+    port: yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAIServer, TextReply, ToolCall, ToolCallsReply
-from helpers.servers import free_port
+from helpers.servers import threaded_uvicorn
 from pydantic import SecretStr
 
 from agio_core import Agio, Settings
@@ -288,7 +287,6 @@ async def test_a_server_that_cannot_start(
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[str]:
     """The test server over streamable HTTP on loopback; it wants a bearer token."""
-    import uvicorn
     from starlette.middleware.base import BaseHTTPMiddleware
     from starlette.responses import PlainTextResponse
 
@@ -303,15 +301,8 @@ def http_server() -> Iterator[str]:
         return await call_next(request)
 
     app.add_middleware(BaseHTTPMiddleware, dispatch=need_token)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/mcp"
-    server.should_exit = True
-    thread.join(5)
+    with threaded_uvicorn(app) as url:
+        yield f"{url}/mcp"
 
 
 async def test_streamable_http_server_with_headers_from_the_environment(

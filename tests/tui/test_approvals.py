@@ -19,18 +19,11 @@ from agio_cli.tui.widgets.conversation import RunView, ToolCallView
 from agio_cli.tui.widgets.status import StatusBar
 from agio_core import Agio, Settings
 
-from .tui_helpers import SIZE, started_app, wait_for
+from .tui_helpers import ASKER, SIZE, started_app, wait_for
 
 pytestmark = pytest.mark.skipif(
     not hasattr(Agio, "decide"), reason="needs the approvals of #15 (Agio.decide) in the core"
 )
-ASKER = {
-    "id": "asker",
-    "model": "offline/demo",
-    "model_params": {"delay_ms": 0},
-    "tools": ["calculator"],
-    "approval": {"calculator": "ask"},
-}
 
 
 def chat_elsewhere(settings: Settings, message: str) -> str:

@@ -22,7 +22,7 @@ from agio_cli.tui.widgets.fork_tree import ForkTree
 from agio_cli.tui.widgets.messages import MessageList
 from agio_core import Agio, Settings
 
-from .tui_helpers import SIZE, mask_volatile, send, started_app, wait_for
+from .tui_helpers import ASKER, SIZE, mask_volatile, send, started_app, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -160,24 +160,15 @@ def test_sessions_dialog(snap_compare: Any, settings: Settings) -> None:
     assert snap_compare(AgioApp(settings=settings), terminal_size=SMALL, run_before=run_before)
 
 
-async def _asker(settings: Settings) -> None:
+async def _create(settings: Settings, agent: dict[str, object]) -> None:
     async with Agio(settings) as agio:
-        await agio.create_agent(
-            {
-                "id": "asker",
-                "name": "Asker",
-                "model": "offline/demo",
-                "model_params": {"delay_ms": 0},
-                "tools": ["calculator"],
-                "approval": {"calculator": "ask"},
-            }
-        )
+        await agio.create_agent(agent)
 
 
 def test_approval_dialog(snap_compare: Any, settings: Settings) -> None:
     """The call waiting (name, arguments as highlighted JSON, which of how many), the reason
     field and the decision keys, over the chat that shows the run waiting."""
-    asyncio.run(_asker(settings))
+    asyncio.run(_create(settings, ASKER))
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await started_app(pilot)

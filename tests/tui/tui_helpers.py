@@ -18,6 +18,14 @@ from textual.widgets.tree import TreeNode
 from agio_core import Agio, Run
 
 SIZE = (110, 36)
+# An agent whose calculator calls wait for approval.
+ASKER = {
+    "id": "asker",
+    "model": "offline/demo",
+    "model_params": {"delay_ms": 0},
+    "tools": ["calculator"],
+    "approval": {"calculator": "ask"},
+}
 
 
 async def wait_for(
