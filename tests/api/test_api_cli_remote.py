@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import API_KEY
-from helpers.agents import STEPPER_ANSWER, STEPPER_QUESTION
+from helpers.agents import sums_answer, sums_question
 from helpers.servers import Server, clean_env, free_port
 
 
@@ -104,10 +104,11 @@ def test_agents(agio: RemoteCli, tmp_path: Path) -> None:
 
 def test_pause_resume_cancel(agio: RemoteCli, server: Server) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as http:
-        body = {"agent_id": "stepper", "message": STEPPER_QUESTION}
+        # ~5 s of steps: a CLI process on a loaded machine takes a second or two to start.
+        body = {"agent_id": "stepper", "message": sums_question(40)}
         run_id = http.post("/api/runs", json=body).json()["id"]
         assert agio.json("runs", "pause", run_id)["status"] == "paused"
-        assert agio.ok("runs", "resume", run_id) == f"{STEPPER_ANSWER}\n"
+        assert agio.ok("runs", "resume", run_id) == f"{sums_answer(40)}\n"
         again = agio("runs", "resume", run_id)
         assert again.returncode == 1 and "completed" in again.stderr
 
