@@ -26,7 +26,7 @@ from .auth import require_api_key
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck, WellFormedText
 from .routers import agents, chat, checkpoints, events, health, models, runs, sessions, tools
-from .sse import event_schemas
+from .sse import BodySendShortcut, event_schemas
 from .stream_tokens import StreamTokens, redact_stream_tokens
 
 log = logging.getLogger("agio.api")
@@ -149,11 +149,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)  # each of its routes says how it is authenticated
     app.include_router(docs_router(app), dependencies=protected)
     # The last added is outermost: CORS wraps everything, so even a 413 carries its headers;
-    # the Host check comes first of all.
+    # the Host check comes first of all, and the body send shortcut is outside every layer
+    # it lets event streams skip.
     app.add_middleware(WellFormedText)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ConfiguredCORS)
     app.add_middleware(HostCheck)
+    app.add_middleware(BodySendShortcut)
     return app
 
 

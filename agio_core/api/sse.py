@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 from sse_starlette import EventSourceResponse
-from sse_starlette.sse import SendTimeoutError
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import AgioError
 from ..events import EVENT_ADAPTER, EVENT_TYPES, Event
@@ -31,6 +31,37 @@ log = logging.getLogger("agio.api")
 # written at once. 30 ms: at 50 tokens/s one or two tokens a write, never more than 30 ms
 # late (bench/serve_capacity.py).
 SEND_INTERVAL_S = 0.03
+
+
+class _SendTicks:
+    """One timer for all the streams waiting to write their next tokens, not one each: every
+    SEND_INTERVAL_S whoever waits is woken. A stream that has just written waits for the next
+    tick, so it writes at most once a tick, and a token is still never more than an interval
+    late; 500 streams cost 33 timers a second instead of 16,000."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def next(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop or not self._waiters:
+            self._loop, self._waiters = loop, []  # (another loop: a test's)
+            loop.call_later(SEND_INTERVAL_S, self._tick, loop)
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is not self._loop:
+            return
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():  # a stream that went away meanwhile: cancelled
+                waiter.set_result(None)
+
+
+_send_ticks = _SendTicks()
 
 # OpenAPI < 3.2: the `schema` of an event stream describes one event; `data:` is the event's
 # JSON, whose schema (`Event`, the union of the event models) `event_schemas` adds.
@@ -74,10 +105,45 @@ def encode(event: Event) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, event.type.encode(), event.json_bytes)
 
 
+# Where `BodySendShortcut` leaves the `send` from outside the app's own layers.
+_BODY_SEND = "agio.body_send"
+
+
+class BodySendShortcut:
+    """Outermost of the app's middlewares: puts the `send` it is given into the scope, so an
+    event stream can send its body frames past the layers inside it.
+
+    Every layer between here and the route (Starlette's exception handlers, which only note
+    that the response started; CORS, which only adds headers to the response start; ours,
+    which only refuse requests) wraps `send` for the response start alone and passes body
+    messages on as they are. Each wrapper is an await more per frame, and a stream sends a
+    frame per token or two (bench/serve_capacity.py): the response start still goes through
+    all of them, the frames after it do not. A middleware that changed bodies (compression)
+    would have to sit outside this one, where it still sees every frame.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[_BODY_SEND] = send
+        await self.app(scope, receive, send)
+
+
 class _EventStreamResponse(EventSourceResponse):
-    """Drops clients that stopped reading quietly, and ends the HTTP response properly when
-    the server shuts down mid-stream (sse-starlette cancels the stream without its last
-    chunk, which clients would see as a broken connection)."""
+    """sse-starlette's response (keepalive comments, client disconnects, server shutdown)
+    with a cheaper send path, which drops clients that stopped reading quietly and ends the
+    HTTP response properly when the server shuts down mid-stream (sse-starlette cancels the
+    stream without its last chunk, which clients would see as a broken connection).
+
+    The send timeout is watched, not armed per send: sse-starlette enters an anyio cancel
+    scope with a deadline for every frame (a timer made and cancelled: a seventh of the relay's
+    CPU at 300 streams, docs/performance.md), although a send only ever waits when the
+    client's socket is full. Here a send notes when it began; one watcher per stream checks
+    every quarter of the timeout and drops the client once a send has waited the whole
+    timeout (so within 1.25 times it).
+    """
 
     def __init__(
         self, frames: AsyncIterator[bytes], shutting_down: anyio.Event, settings: Settings
@@ -90,42 +156,63 @@ class _EventStreamResponse(EventSourceResponse):
             sep="\n",
         )
         self.shutting_down = shutting_down
+        self._body_send: Send | None = None
+        self._started = False
+        self._sends_waiting = 0  # the stream's and the keepalive's
+        self._sending_since: float | None = None  # since when a send has been waiting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = ended = False
+        ended = False
 
         async def tracking_send(message: Message) -> None:
-            nonlocal started, ended
-            started = started or message["type"] == "http.response.start"
+            # Only the response start and its end come this way (see _send_with_timeout).
+            nonlocal ended
+            self._started = self._started or message["type"] == "http.response.start"
             ended = ended or (
                 message["type"] == "http.response.body" and not message.get("more_body")
             )
             await send(message)
 
-        try:
-            await super().__call__(scope, receive, tracking_send)
-        except BaseException as exc:
-            if not _send_timed_out(exc):
-                raise
+        self._body_send = scope.get(_BODY_SEND, send)
+        with anyio.CancelScope() as stalled:
+            watcher = asyncio.create_task(self._watch_sends(stalled))
+            try:
+                await super().__call__(scope, receive, tracking_send)
+            finally:
+                watcher.cancel()
+        if stalled.cancelled_caught:
             # uvicorn then closes the connection (and logs that the response was not finished).
             log.warning(
                 "dropped an event stream client that took nothing for %g s (the run goes on)",
                 self.send_timeout,
             )
             return
-        if started and not ended and self.shutting_down.is_set():
+        if self._started and not ended and self.shutting_down.is_set():
             with contextlib.suppress(OSError, RuntimeError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    async def _watch_sends(self, stalled: anyio.CancelScope) -> None:
+        assert self.send_timeout is not None
+        while True:
+            await anyio.sleep(self.send_timeout / 4)
+            since = self._sending_since
+            if since is not None and time.monotonic() - since >= self.send_timeout:
+                stalled.cancel()  # cancels the whole response: its stream, keepalive, ...
+                return
 
-def _send_timed_out(exc: BaseException) -> bool:
-    """Whether `exc` is the send timeout, alone or several times over: the keepalive and
-    the event stream each send with the timeout, and when a stuck client makes both time
-    out (the stream's cleanup outlasting the keepalive's deadline, as on a loaded machine)
-    the task group raises them together, which sse-starlette does not unwrap."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_send_timed_out(inner) for inner in exc.exceptions)
-    return isinstance(exc, SendTimeoutError)
+    async def _send_with_timeout(self, send: Send, message: Message) -> None:
+        """Frames and keepalives (sse-starlette sends the response start and end itself)."""
+        if self._started and message.get("more_body") and self._body_send is not None:
+            send = self._body_send
+        if not self._sends_waiting:
+            self._sending_since = time.monotonic()
+        self._sends_waiting += 1
+        try:
+            await send(message)
+        finally:
+            self._sends_waiting -= 1
+            # Another send still waiting: the client took this one, so its wait starts now.
+            self._sending_since = time.monotonic() if self._sends_waiting else None
 
 
 def event_stream(
@@ -147,8 +234,8 @@ def event_stream(
                 async for batch in batches:
                     yield b"".join([encode(event) for event in batch])
                     if batch[-1].type == "content_delta":
-                        # Tokens come fast: let the next ones pile up for one interval.
-                        await asyncio.sleep(SEND_INTERVAL_S)
+                        # Tokens come fast: let the next ones pile up until the next tick.
+                        await _send_ticks.next()
             ended = True
         finally:
             if not ended and on_disconnect == "cancel" and not shutting_down.is_set():
