@@ -20,9 +20,7 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "multiworker")]
 
-import pgserver  # noqa: E402
-from serve_helpers import AgioServer, sse_events, start_with_agent  # noqa: E402
+from serve_helpers import AgioServer, bench_servers, sse_events  # noqa: E402
 
 AGENT = {"id": "bench", "model": "offline/demo", "model_params": {"delay_ms": 0}}
 
@@ -120,36 +117,13 @@ def main() -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
     ratios: dict[str, float] = {}
-    cluster_url = os.environ.get("AGIO_BENCH_DATABASE_URL") or os.environ.get(pgserver.URL_ENV)
-    cluster: pgserver.Cluster | None = None
-    with tempfile.TemporaryDirectory(prefix="agio-bench-") as tmp:
-        try:
-            for backend in backends:
-                database_url = ""
-                workers = 1
-                if backend == "postgres":
-                    if not cluster_url:
-                        cluster = pgserver.start_bench_cluster()
-                        if cluster is None:
-                            reason = pgserver.unavailable_reason()
-                            print(json.dumps({"skipped": backend, "reason": reason}))
-                            continue
-                        cluster_url = cluster.url
-                    _, database_url = pgserver.create_schema(cluster_url, prefix="bench")
-                    workers = args.pg_workers
-                server = start_with_agent(Path(tmp) / backend, workers, database_url, AGENT)
-                try:
-                    for n in sizes:
-                        result = asyncio.run(measure(server, n, args.message, args.timeout))
-                        result = {"backend": backend, "workers": workers, **result}
-                        print(json.dumps(result), flush=True)
-                        if n == 500:
-                            ratios[backend] = result["completed_ratio"]
-                finally:
-                    server.stop()
-        finally:
-            if cluster is not None:
-                cluster.stop()
+    for backend, workers, server in bench_servers(backends, args.pg_workers, AGENT):
+        for n in sizes:
+            result = asyncio.run(measure(server, n, args.message, args.timeout))
+            result = {"backend": backend, "workers": workers, **result}
+            print(json.dumps(result), flush=True)
+            if n == 500:
+                ratios[backend] = result["completed_ratio"]
     value = min(ratios.values()) if ratios else 0.0
     print(json.dumps({"metric": "streams_500_completed_ratio", "value": value}))
     return 0

@@ -32,7 +32,6 @@ import math
 import os
 import resource
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,8 +44,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "multiworker")]
 
-import pgserver  # noqa: E402
-from serve_helpers import AgioServer, start_with_agent  # noqa: E402
+from serve_helpers import AgioServer, bench_servers  # noqa: E402
 
 ADDED_DELAY_LIMIT_MS = 50.0
 TOKEN_MARK = b"event: content_delta\n"
@@ -212,46 +210,14 @@ def main() -> int:
     raise_open_files_limit()
 
     capacity = 0
-    cluster_url = os.environ.get("AGIO_BENCH_DATABASE_URL") or os.environ.get(pgserver.URL_ENV)
-    cluster: pgserver.Cluster | None = None
-    with tempfile.TemporaryDirectory(prefix="agio-bench-") as tmp:
-        try:
-            for backend in backends:
-                database_url, workers = "", 1
-                if backend == "postgres":
-                    if not cluster_url:
-                        cluster = pgserver.start_bench_cluster()
-                        if cluster is None:
-                            reason = pgserver.unavailable_reason()
-                            print(json.dumps({"skipped": backend, "reason": reason}))
-                            continue
-                        cluster_url = cluster.url
-                    _, database_url = pgserver.create_schema(cluster_url, prefix="bench")
-                    workers = args.pg_workers
-                agent = {
-                    "id": "bench",
-                    "model": "offline/demo",
-                    "model_params": {"delay_ms": args.delay_ms},
-                }
-                server = start_with_agent(Path(tmp) / backend, workers, database_url, agent)
-                try:
-                    for n in sizes:
-                        result = asyncio.run(
-                            measure(server, n, args.tokens, args.delay_ms, args.timeout)
-                        )
-                        print(json.dumps({"backend": backend, "workers": workers, **result}))
-                        sys.stdout.flush()
-                        good = (
-                            result["all_completed"]
-                            and result["added_delay_p99_ms"] <= ADDED_DELAY_LIMIT_MS
-                        )
-                        if backend == "tinydb" and good:
-                            capacity = max(capacity, n)
-                finally:
-                    server.stop()
-        finally:
-            if cluster is not None:
-                cluster.stop()
+    agent = {"id": "bench", "model": "offline/demo", "model_params": {"delay_ms": args.delay_ms}}
+    for backend, workers, server in bench_servers(backends, args.pg_workers, agent):
+        for n in sizes:
+            result = asyncio.run(measure(server, n, args.tokens, args.delay_ms, args.timeout))
+            print(json.dumps({"backend": backend, "workers": workers, **result}), flush=True)
+            good = result["all_completed"] and result["added_delay_p99_ms"] <= ADDED_DELAY_LIMIT_MS
+            if backend == "tinydb" and good:
+                capacity = max(capacity, n)
     print(json.dumps({"metric": "streams_at_50tps", "value": capacity}))
     return 0
 

@@ -181,16 +181,38 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_bench_cluster() -> Cluster | None:
-    """A private cluster with real fsyncs, for benchmarks; None if PostgreSQL's programs are
-    not installed (`unavailable_reason()` says why)."""
-    bindir = find_bindir()
-    if bindir is None:
-        return None
-    # Its own folder: the server's user must reach it (not a caller's temporary folder).
-    cluster = Cluster(Path(tempfile.mkdtemp(prefix="agio-bench-pg-")), bindir)
-    cluster.start(durable=True, max_connections=300)
-    return cluster
+class BenchDatabase:
+    """PostgreSQL for a benchmark: AGIO_BENCH_DATABASE_URL, else AGIO_TEST_DATABASE_URL, else
+    a private cluster with real fsyncs, started at the first `new_schema()` and removed by
+    `close()` (or the `with` block's end)."""
+
+    def __init__(self) -> None:
+        self._url = os.environ.get("AGIO_BENCH_DATABASE_URL") or os.environ.get(URL_ENV)
+        self._cluster: Cluster | None = None
+
+    def new_schema(self) -> str | None:
+        """A URL whose connections use a new empty schema; None if PostgreSQL's programs
+        are not installed (`unavailable_reason()` says why)."""
+        if not self._url:
+            bindir = find_bindir()
+            if bindir is None:
+                return None
+            # Its own folder: the server's user must reach it (not a caller's temporary folder).
+            self._cluster = Cluster(Path(tempfile.mkdtemp(prefix="agio-bench-pg-")), bindir)
+            self._cluster.start(durable=True, max_connections=300)
+            self._url = self._cluster.url
+        return create_schema(self._url, prefix="bench")[1]
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.stop()
+            self._cluster = None
+
+    def __enter__(self) -> BenchDatabase:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 # One cluster per test session, shared by every fixture that asks for it.

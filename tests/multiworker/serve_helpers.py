@@ -1,5 +1,5 @@
 """`agio serve` as a subprocess, and a small SSE client: shared by the multi-worker tests and
-bench/concurrent_streams.py."""
+the benches (bench/concurrent_streams.py, bench/serve_capacity.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pgserver
 
 TERMINAL = frozenset({"run_completed", "run_failed", "run_cancelled"})
 STREAM_END = TERMINAL | {"run_paused"}
@@ -168,6 +170,28 @@ def start_with_agent(
     server.start(timeout=120)
     httpx.post(f"{server.url}/api/agents", json=agent, timeout=30).raise_for_status()
     return server
+
+
+def bench_servers(
+    backends: list[str], pg_workers: int, agent: dict[str, Any]
+) -> Iterator[tuple[str, int, AgioServer]]:
+    """For each of `backends` ("tinydb": 1 worker; "postgres": `pg_workers` on a new schema of
+    pgserver.BenchDatabase), `agio serve` with `agent`: (backend, workers, server), the
+    server stopped after each. A backend that cannot be had is a `skipped` JSON line."""
+    with tempfile.TemporaryDirectory(prefix="agio-bench-") as tmp, pgserver.BenchDatabase() as pg:
+        for backend in backends:
+            database_url, workers = "", 1
+            if backend == "postgres":
+                if (url := pg.new_schema()) is None:
+                    reason = pgserver.unavailable_reason()
+                    print(json.dumps({"skipped": backend, "reason": reason}), flush=True)
+                    continue
+                database_url, workers = url, pg_workers
+            server = start_with_agent(Path(tmp) / backend, workers, database_url, agent)
+            try:
+                yield backend, workers, server
+            finally:
+                server.stop()
 
 
 def free_port() -> int:
