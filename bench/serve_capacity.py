@@ -13,11 +13,11 @@ Per backend and N, one JSON line: whether every stream completed (it ended with
 `run_completed` after all its tokens, and its run record says completed), events received
 per second, the p50/p99 *added delay* between tokens (the gap between two consecutive tokens of
 one stream as the client saw it, minus the pacing: what the server adds), the p50/p99 time to
-the first token, and the server's CPU (% of one core over the measurement, all its processes)
-and peak resident memory. The client runs in this process (the server in its own) on uvloop
-with aiohttp (its C parser), counting tokens in each chunk it reads, so that it is cheap next
-to the server: its own CPU is reported too, as a client that cannot keep up would inflate
-the delays.
+the first token, the server's CPU (% of one core over the measurement, all its processes, and
+per event delivered: what bounds N on a machine whose cores are shared) and peak resident
+memory. The client runs in this process (the server in its own) on uvloop with aiohttp (its
+C parser), counting tokens in each chunk it reads, so that it is cheap next to the server:
+its own CPU is reported too, as a client that cannot keep up would inflate the delays.
 
 The last line is `{"metric": "streams_at_50tps", "value": N}`: the largest N on TinyDB with
 every stream complete and a p99 added delay <= 50 ms (target: >= 500).
@@ -184,6 +184,7 @@ async def measure(
         "first_token_p50_ms": round(percentile(firsts, 50) * 1000, 1),
         "first_token_p99_ms": round(percentile(firsts, 99) * 1000, 1),
         "server_cpu_pct": round(100 * watch.cpu_s / wall, 1),
+        "server_cpu_us_per_event": round(1e6 * watch.cpu_s / events, 1) if events else None,
         "server_peak_rss_mb": round(watch.peak_rss_mb, 1),
         "client_cpu_pct": round(100 * watch.client_cpu_s / wall, 1),
         "load_avg_1m": round(os.getloadavg()[0], 2),
