@@ -150,7 +150,7 @@ class EventLog:
                     yield batch
                 continue
             if wanted <= self.seq:
-                batch = list(itertools.islice(self.events, wanted - oldest, None))
+                batch = list(itertools.islice(reversed(self.events), self.seq - wanted + 1))[::-1]
                 wanted = batch[-1].seq + 1
                 yield batch
                 continue  # more may have come while the reader was busy with this batch
