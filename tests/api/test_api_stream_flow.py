@@ -3,6 +3,7 @@ real `agio serve` with short intervals (AGIO_SSE_KEEPALIVE_S, AGIO_SSE_SEND_TIME
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -139,3 +140,49 @@ def test_settings_refuse_intervals_that_are_not_positive(tmp_path: Path) -> None
     for field in ("sse_keepalive_s", "sse_send_timeout_s"):
         with pytest.raises(ConfigError):
             Settings(home=tmp_path, **{field: 0})
+
+
+async def test_a_slow_but_steady_client_is_not_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The send timeout is per send: a client that takes every frame, each after most of the
+    timeout (longer than the watcher's check interval), gets the whole stream."""
+    from agio_core import Settings
+    from agio_core.api.sse import _EventStreamResponse
+
+    async def frames() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"event: content_delta\ndata: {}\n\n"
+
+    async def receive() -> dict[str, object]:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        if message.get("more_body"):
+            await anyio.sleep(0.15)  # 3/4 of the timeout, three of the watcher's intervals
+        sent.append(message)
+
+    settings = Settings(home=tmp_path, sse_keepalive_s=60, sse_send_timeout_s=0.2)
+    response = _EventStreamResponse(frames(), anyio.Event(), settings)
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    with caplog.at_level(logging.WARNING, logger="agio.api"), anyio.fail_after(10):
+        await response(scope, receive, send)  # type: ignore[arg-type]
+    assert [m["type"] for m in sent] == ["http.response.start"] + ["http.response.body"] * 5
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert not [r for r in caplog.records if r.name == "agio.api"]
+
+
+async def test_a_stream_that_goes_away_does_not_stop_the_tick_for_the_others() -> None:
+    from agio_core.api.sse import _SendTicks
+
+    ticks = _SendTicks()
+    gone = asyncio.create_task(ticks.next())
+    staying = asyncio.create_task(ticks.next())
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.wait_for(staying, 5)
+    assert gone.cancelled()
+    await asyncio.wait_for(ticks.next(), 5)  # and the next tick is armed again
