@@ -16,7 +16,7 @@ from agio_cli.tui.widgets.conversation import Answer, RunView, UserMessage
 from agio_cli.tui.widgets.prompt import Prompt
 from agio_core import Agio
 
-from .tui_helpers import SIZE, send, slow_agent, started_app, wait_for
+from .tui_helpers import SIZE, chatting, send, started_app, wait_for
 
 
 async def answered(pilot: object, app: AgioApp, text: str) -> RunView:
@@ -131,22 +131,18 @@ async def test_copy_code_copies_the_code_blocks_last_first(agio: Agio) -> None:
 
 
 async def test_ctrl_q_mid_run_asks_first(agio: Agio) -> None:
-    await slow_agent(agio)
-    app = AgioApp(backend=agio, agent="slow")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        await send(pilot, "count to 400")
-        await wait_for(pilot, lambda: app.chat.shown_status == "running", what="running")
+    async with chatting(agio, "count to 400") as (pilot, chat):
+        await wait_for(pilot, lambda: chat.shown_status == "running", what="running")
         await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
-        assert "still going" in str(app.screen.query_one("#dialog-title").render())
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, Confirm), what="the question")
+        assert "still going" in str(pilot.app.screen.query_one("#dialog-title").render())
         await pilot.press("n")  # stay
-        await wait_for(pilot, lambda: not isinstance(app.screen, Confirm))
-        assert app.is_running
+        await wait_for(pilot, lambda: not isinstance(pilot.app.screen, Confirm))
+        assert pilot.app.is_running
         await pilot.press("ctrl+x")
-        await wait_for(pilot, lambda: app.chat.shown_status == "cancelled", what="cancelled")
+        await wait_for(pilot, lambda: chat.shown_status == "cancelled", what="cancelled")
         await pilot.press("ctrl+q")  # nothing going: quits at once
-        await wait_for(pilot, lambda: not app.is_running, what="quit")
+        await wait_for(pilot, lambda: not pilot.app.is_running, what="quit")
 
 
 async def test_palette_finds_fork_from_the_chat(agio: Agio) -> None:

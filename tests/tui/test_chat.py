@@ -7,7 +7,7 @@ from agio_cli.tui.widgets.conversation import RunView, ToolCallView, UserMessage
 from agio_cli.tui.widgets.status import StatusBar
 from agio_core import Agio
 
-from .tui_helpers import SIZE, send, slow_agent, started_app, wait_for
+from .tui_helpers import SIZE, chatting, send, started_app, wait_for
 
 
 async def test_message_streams_answer_with_tool_call(agio: Agio) -> None:
@@ -36,12 +36,8 @@ async def test_message_streams_answer_with_tool_call(agio: Agio) -> None:
 
 
 async def test_answer_is_shown_while_it_streams(agio: Agio) -> None:
-    await slow_agent(agio)
-    app = AgioApp(backend=agio, agent="slow")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        await send(pilot, "count to 200")  # 5 s at 25 ms a word: long enough to look at
-        chat = app.chat
+    # 5 s at 25 ms a word: long enough to look at
+    async with chatting(agio, "count to 200") as (pilot, chat):
         await wait_for(pilot, lambda: "1 2 3 4" in chat.query(RunView).last().answer)
         run_id = chat.follower.run_id or ""
         assert (await agio.get_run(run_id)).status == "running"
@@ -53,18 +49,13 @@ async def test_answer_is_shown_while_it_streams(agio: Agio) -> None:
 async def test_second_message_waits_for_the_busy_run_then_continues_the_session(
     agio: Agio,
 ) -> None:
-    await slow_agent(agio)
-    app = AgioApp(backend=agio, agent="slow")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        chat = app.chat
-        await send(pilot, "count to 200")
+    async with chatting(agio, "count to 200") as (pilot, chat):
         await wait_for(pilot, lambda: chat.shown_status == "running", what="first run running")
         await send(pilot, "count to 3")
         queued = [m for m in chat.query(UserMessage) if m.has_class("queued")]
         assert [m.text for m in queued] == ["count to 3"]
         assert chat.query_one(StatusBar).queued == 1
-        assert any("queued" in n.message for n in app._notifications)
+        assert any("queued" in n.message for n in pilot.app._notifications)
 
         await pilot.press("ctrl+x")  # the first run ends (cancelled): the queued one goes
         await wait_for(pilot, lambda: len(chat.query(RunView)) == 2, what="queued message sent")

@@ -9,16 +9,19 @@ from agio_cli.tui.widgets.conversation import Answer, Notice, RunView, ToolCallV
 from agio_cli.tui.widgets.status import StatusBar
 from agio_core import Agio
 
-from .tui_helpers import SIZE, send, slow_agent, started_app, wait_for, wait_for_status
+from .tui_helpers import (
+    SIZE,
+    at_tool_call,
+    chatting,
+    slow_agent,
+    started_app,
+    wait_for,
+    wait_for_status,
+)
 
 
 async def test_pause_then_resume_keys(agio: Agio) -> None:
-    await slow_agent(agio)
-    app = AgioApp(backend=agio, agent="slow")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        chat = app.chat
-        await send(pilot, "count to 80")  # 2 s, unless the pause cuts it
+    async with chatting(agio, "count to 80") as (pilot, chat):  # 2 s, unless the pause cuts it
         await wait_for(pilot, lambda: chat.shown_status == "running", what="the run started")
         run_id = chat.follower.run_id or ""
         shown: list[str | None] = []
@@ -48,13 +51,7 @@ async def test_pause_then_resume_keys(agio: Agio) -> None:
 
 
 async def test_pause_during_a_tool_call(agio: Agio, slow_tools: str) -> None:
-    await slow_agent(agio, "clock", tools=[slow_tools])
-    app = AgioApp(backend=agio, agent="clock")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        chat = app.chat
-        await send(pilot, "What time is it?")
-        await wait_for(pilot, lambda: bool(chat.query(ToolCallView)), what="slow tool call")
+    async with at_tool_call(agio, slow_tools) as (pilot, chat):
         await pilot.press("ctrl+z")
         await wait_for_status(agio, chat.follower.run_id or "", "paused")
         tool = chat.query_one(ToolCallView)
@@ -65,12 +62,7 @@ async def test_pause_during_a_tool_call(agio: Agio, slow_tools: str) -> None:
 
 
 async def test_cancel_key_stops_the_stream_and_keeps_the_partial_answer(agio: Agio) -> None:
-    await slow_agent(agio)
-    app = AgioApp(backend=agio, agent="slow")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        chat = app.chat
-        await send(pilot, "count to 500")
+    async with chatting(agio, "count to 500") as (pilot, chat):
         await wait_for(pilot, lambda: "1 2 3" in chat.query(RunView).last().answer)
         run_id = chat.follower.run_id or ""
         await pilot.press("ctrl+x")

@@ -12,10 +12,10 @@ from reliability.support import ServerProcess
 from agio_cli.remote import RemoteAgio
 from agio_cli.tui.app import AgioApp
 from agio_cli.tui.screens.chat import ChatScreen
-from agio_cli.tui.widgets.conversation import Answer, RunView, ToolCallView
+from agio_cli.tui.widgets.conversation import Answer, RunView
 from agio_core import Agio
 
-from .tui_helpers import SIZE, send, slow_agent, started_app, wait_for
+from .tui_helpers import SIZE, at_tool_call, chatting, send, slow_agent, started_app, wait_for
 
 
 def record_statuses(chat: ChatScreen) -> list[str | None]:
@@ -29,18 +29,12 @@ def record_statuses(chat: ChatScreen) -> list[str | None]:
 
 
 async def test_pausing_stays_until_the_run_pauses(agio: Agio, slower_tools: str) -> None:
-    await slow_agent(agio, "clock", tools=[slower_tools])
-    app = AgioApp(backend=agio, agent="clock")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        chat = app.chat
-        await send(pilot, "What time is it?")
-        await wait_for(pilot, lambda: bool(chat.query(ToolCallView)), what="the tool call")
+    async with at_tool_call(agio, slower_tools) as (pilot, chat):
         shown = record_statuses(chat)
         await pilot.press("ctrl+z")
         await wait_for(
             pilot,
-            lambda: any("Pause requested" in n.message for n in app._notifications),
+            lambda: any("Pause requested" in n.message for n in pilot.app._notifications),
             what="the call to return with the run still going",
         )
         assert chat.shown_status == "pausing…"  # not "running": the pause is still coming
@@ -51,18 +45,13 @@ async def test_pausing_stays_until_the_run_pauses(agio: Agio, slower_tools: str)
 
 
 async def test_a_failed_control_call_brings_the_last_state_back(agio: Agio) -> None:
-    await slow_agent(agio)
-    app = AgioApp(backend=agio, agent="slow")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        chat = app.chat
-        await send(pilot, "count to 3")
+    async with chatting(agio, "count to 3") as (pilot, chat):
         await wait_for(pilot, lambda: chat.shown_status == "completed", what="completed")
         shown = record_statuses(chat)
         await pilot.press("ctrl+x")  # a completed run cannot be cancelled
         await wait_for(
             pilot,
-            lambda: any("already completed" in n.message for n in app._notifications),
+            lambda: any("already completed" in n.message for n in pilot.app._notifications),
             what="the error",
         )
         await wait_for(pilot, lambda: chat.shown_status == "completed")
@@ -70,12 +59,7 @@ async def test_a_failed_control_call_brings_the_last_state_back(agio: Agio) -> N
 
 
 async def test_cancel_marks_the_partial_answer(agio: Agio) -> None:
-    await slow_agent(agio)
-    app = AgioApp(backend=agio, agent="slow")
-    async with app.run_test(size=SIZE) as pilot:
-        await started_app(pilot)
-        chat = app.chat
-        await send(pilot, "count to 500")
+    async with chatting(agio, "count to 500") as (pilot, chat):
         await wait_for(pilot, lambda: "1 2 3" in chat.answer_shown(), what="some text")
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: chat.shown_status == "cancelled", what="cancelled")

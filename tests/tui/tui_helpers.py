@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -16,6 +17,9 @@ from textual.widgets import DataTable, Input, OptionList, Static, TextArea, Tree
 from textual.widgets.tree import TreeNode
 
 from agio_core import Agio, Run
+
+if TYPE_CHECKING:
+    from agio_cli.tui.screens.chat import ChatScreen
 
 SIZE = (110, 36)
 # An agent whose calculator calls wait for approval.
@@ -77,6 +81,32 @@ async def slow_agent(agio: Agio, agent_id: str = "slow", **extra: Any) -> None:
         "tools": [],
     }
     await agio.create_agent({**spec, **extra})
+
+
+@asynccontextmanager
+async def chatting(
+    agio: Agio, message: str, *, agent: str = "slow", **spec: Any
+) -> AsyncIterator[tuple[Pilot[Any], ChatScreen]]:
+    """The app chatting with `slow_agent(agio, agent, **spec)`, `message` just sent."""
+    from agio_cli.tui.app import AgioApp
+
+    await slow_agent(agio, agent, **spec)
+    app = AgioApp(backend=agio, agent=agent)
+    async with app.run_test(size=SIZE) as pilot:
+        await started_app(pilot)
+        await send(pilot, message)
+        yield pilot, app.chat
+
+
+@asynccontextmanager
+async def at_tool_call(agio: Agio, clock: str) -> AsyncIterator[tuple[Pilot[Any], ChatScreen]]:
+    """`chatting` with an agent whose `current_time` is `clock`, asked the time: once the
+    tool call shows."""
+    from agio_cli.tui.widgets.conversation import ToolCallView
+
+    async with chatting(agio, "What time is it?", agent="clock", tools=[clock]) as (pilot, chat):
+        await wait_for(pilot, lambda: bool(chat.query(ToolCallView)), what="the tool call")
+        yield pilot, chat
 
 
 VOLATILE = [
