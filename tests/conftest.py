@@ -1,4 +1,10 @@
-"""Shared fixtures: a private AGIO_HOME per test, the core facade, and a fake OpenAI server."""
+"""Shared fixtures: a private AGIO_HOME per test, the core facade, and a fake OpenAI server.
+
+The suite runs in pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml): tests are
+handed out one by one, except those of an `xdist_group`, which run one after the other on one
+worker. A module whose tests share a module-scoped fixture (a server, a browser) is made such a
+group here, so its fixture starts once rather than once per worker.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,29 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pgserver
 import pytest
 from fake_openai import FakeOpenAIServer
 
 from agio_core import Agio, Settings
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its own modifyitems)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures is None or item.get_closest_marker("xdist_group"):
+            continue
+        if any(defs[-1].scope == "module" for defs in fixtures.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist the workers share one throwaway PostgreSQL cluster (pg_fixtures.py):
+    # the controller stops it once they are all done. Their common folder is the controller's
+    # basetemp, found as xdist itself finds it.
+    if session.config.pluginmanager.has_plugin("dsession"):
+        pgserver.stop_shared_cluster(session.config._tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ the PostgreSQL tests). Otherwise, if PostgreSQL's server
 programs are installed (on PATH, or Debian's /usr/lib/postgresql/<version>/bin), a private
 cluster is created in a temporary directory and started on a free loopback port, with its
 unix socket in that directory; it is stopped and deleted at the end. initdb refuses to run as
-root, so as root the cluster belongs to the `postgres` user (else `nobody`).
+root, so as root the cluster belongs to the `postgres` user (else `nobody`). Under pytest-xdist
+one cluster serves all the workers (`acquire_shared_url`); each test process works in a database
+of its own (`create_database`, tests/pg_fixtures.py).
 
 Also a command line, used by .ci/run:
 
@@ -276,6 +278,78 @@ def release_url() -> None:
             cluster.stop()
             atexit.unregister(cluster.stop)
             _state.update(cluster=None, url=None)
+
+
+# Under pytest-xdist the workers share one cluster: the first worker that needs it starts it,
+# under a file lock in the folder all workers of the run share, and leaves its location there;
+# the controller process stops it when the run ends (tests/conftest.py).
+
+_SHARED_LOCK, _SHARED_URL, _SHARED_DIR, _SHARED_ERROR = "pg.lock", "pg.url", "pg.dir", "pg.error"
+
+
+def acquire_shared_url(shared: Path) -> str:
+    """The URL of the server of all workers whose common folder is `shared` (started on first
+    use); raises RuntimeError if none."""
+    from filelock import FileLock
+
+    if url := os.environ.get(URL_ENV):
+        return url
+    with FileLock(shared / _SHARED_LOCK):
+        if (shared / _SHARED_URL).exists():
+            return (shared / _SHARED_URL).read_text()
+        if (shared / _SHARED_ERROR).exists():
+            raise RuntimeError((shared / _SHARED_ERROR).read_text())
+        bindir = find_bindir()
+        if bindir is None:
+            raise RuntimeError(unavailable_reason() or "PostgreSQL not available")
+        # Its own folder in the system's temporary one: the server's user must reach it.
+        cluster = Cluster(Path(tempfile.mkdtemp(prefix="agio-pg-")), bindir)
+        (shared / _SHARED_DIR).write_text(str(cluster.root))
+        try:
+            cluster.start()
+        except Exception as exc:
+            cluster.stop()
+            (shared / _SHARED_ERROR).write_text(f"PostgreSQL not available: {exc}")
+            raise RuntimeError((shared / _SHARED_ERROR).read_text()) from None
+        (shared / _SHARED_URL).write_text(cluster.url)
+        return cluster.url
+
+
+def stop_shared_cluster(shared: Path) -> None:
+    """Stop the cluster `acquire_shared_url(shared)` started, if it did."""
+    bindir = find_bindir()
+    if (shared / _SHARED_DIR).exists() and bindir is not None:
+        Cluster(Path((shared / _SHARED_DIR).read_text()), bindir).stop()
+        (shared / _SHARED_DIR).unlink()
+
+
+def with_database(url: str, database: str) -> str:
+    """`url` with another database name."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + quote(database)))
+
+
+def create_database(url: str, name: str) -> str | None:
+    """A new empty database `name` on `url`'s server: its URL; None if `url`'s user may not
+    create databases."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege:
+            return None
+    return with_database(url, name)
+
+
+def drop_database(url: str, name: str) -> None:
+    """Drop database `name` of `url`'s server, closing the connections still open to it."""
+    import psycopg
+    from psycopg import sql
+
+    with contextlib.suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as conn:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(drop.format(sql.Identifier(name)))
 
 
 def with_search_path(url: str, schema: str) -> str:

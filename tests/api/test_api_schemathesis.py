@@ -15,6 +15,9 @@ import pytest
 from api_helpers import API_KEY
 from helpers.servers import Server, clean_env, free_port, start_server
 
+# CPU-heavy: these run one after the other on one worker, never two at once
+pytestmark = pytest.mark.xdist_group("cpu-heavy")
+
 CHECKS = ",".join(
     [
         "not_a_server_error",

@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# CPU-heavy: these run one after the other on one worker, never two at once
+pytestmark = pytest.mark.xdist_group("cpu-heavy")
+
 LOAD_TEST = Path(__file__).parents[2] / "bench" / "load_test.py"
 
 

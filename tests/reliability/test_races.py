@@ -9,11 +9,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from agio_core import Settings
 
 from .conftest import ServerFactory
 from .races import embedded_races, served_races
 from .support import no_traceback
+
+# CPU-heavy: these run one after the other on one worker, never two at once
+pytestmark = pytest.mark.xdist_group("cpu-heavy")
 
 SEED = int(os.environ.get("AGIO_RELIABILITY_SEED", "7"))
 

@@ -167,7 +167,7 @@ async def test_wakeups_survive_a_lost_listener_connection(postgres_url: str) -> 
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             killed = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'agio-listener'"
+                " WHERE application_name = 'agio-listener' AND datname = current_database()"
             ).fetchall()
         assert killed
 
