@@ -374,6 +374,7 @@ CHECKS = [
 
 
 @pytest.mark.timeout(FUZZ_SECONDS + 150)
+@pytest.mark.xdist_group("cpu-heavy")  # its phases share --max-time: not beside another fuzz
 def test_schemathesis_whole_api_stateful(api: tuple[ServerProcess, Path], tmp_path: Path) -> None:
     """Every operation (SSE joins left out: they stream until the run ends), fuzzed and
     chained through the links schemathesis infers; 0 server errors, answers as documented."""

@@ -325,14 +325,19 @@ async def test_sigkill_cycles_under_load_leave_listing_and_records_agreeing(
             if cycle == 0:
                 assert (await client.post("/api/agents", json=agent)).status_code == 201
 
-            async def load() -> None:
+            created_one = asyncio.Event()
+
+            async def load(created_one: asyncio.Event) -> None:
                 while True:
                     body = {"agent_id": agent["id"], "message": question(rng)}
                     created = (await client.post("/api/runs", json=body)).json()
+                    created_one.set()
                     if rng.random() < 0.3:
                         await client.post(f"/api/runs/{created['id']}/cancel?wait=0")
 
-            users = [asyncio.create_task(load()) for _ in range(4)]
+            users = [asyncio.create_task(load(created_one)) for _ in range(4)]
+            # The kill comes while runs are made (a loaded machine may take a while for one).
+            await asyncio.wait_for(created_one.wait(), 30)
             await asyncio.sleep(rng.uniform(0.2, 0.6))
             server.kill()
             for user in users:

@@ -78,8 +78,10 @@ def server(home: Path, tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 async def test_a_lost_server_shows_disconnected_and_the_clock_stops(
-    server: ServerProcess,
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The stream gives up after its 5 reconnects either way; without their 7.5 s of backoff.
+    monkeypatch.setattr("agio_cli.remote.RECONNECT_DELAY_S", 0.05)
     async with RemoteAgio(server.url) as remote:
         await slow_agent(remote)  # type: ignore[arg-type]
     app = AgioApp(agent="slow", server=server.url)
