@@ -41,7 +41,7 @@ AGENTS: list[dict[str, Any]] = [
         "model_params": {"tool_choice": "auto"},
     },
     {"id": "ticker", "model": "openai/ticker"},
-    {"id": "ticker-300", "model": "openai/ticker", "model_params": {"max_tokens": 300}},
+    {"id": "ticker-1000", "model": "openai/ticker", "model_params": {"max_tokens": 1000}},
     # A typo in an agent file: llama.cpp's server answers 500, with a multi-line message.
     {"id": "typo", "model": "openai/greeter", "model_params": {"max_tokens": "x"}},
 ]
@@ -323,7 +323,7 @@ async def test_a_stream_cut_by_another_request_is_incomplete(
 
 
 async def test_pause_mid_stream_then_resume(agio: Agio) -> None:
-    handle = await agio.start_chat("ticker-300", "tick")
+    handle = await agio.start_chat("ticker-1000", "tick")
     await follow(handle, at_delta=1, then=lambda: agio.pause_run(handle.run_id, wait=0))
     paused = await handle.wait()
     assert paused.status == "paused", paused
