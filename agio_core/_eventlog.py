@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ._time import utcnow
 from .events import Envelope, Event, RunCancelled, RunCompleted, RunFailed
 from .runs import FINISHED, Run, RunError
 
@@ -59,7 +60,7 @@ class EventLog:
     def envelope(self) -> Envelope:
         """The numbering of the next event: `emit(ContentDelta(**log.envelope(), ...))`."""
         self.seq += 1
-        return {"seq": self.seq, "run_id": self.run_id}
+        return {"seq": self.seq, "run_id": self.run_id, "ts": utcnow()}
 
     async def emit(self, event: Event) -> None:
         """Hand `event` to live readers and queue it for the store. It must carry the envelope
@@ -68,9 +69,12 @@ class EventLog:
             raise ValueError(f"event {event.seq} of {event.run_id} is not the next of this log")
         self.events.append(event)
         self._unstored.append(event)
-        self._trim()
-        self._ensure_writer()
-        self._notify()
+        if len(self.events) > self.tail:
+            self._trim()
+        if self._writer is None or self._writer.done():
+            self._ensure_writer()
+        if self._waiters:
+            self._notify()
 
     def _ensure_writer(self) -> None:
         if self._writer is not None and not self._writer.done():
@@ -149,9 +153,13 @@ class EventLog:
                 if batch:
                     yield batch
                 continue
-            if wanted <= self.seq:
-                batch = list(itertools.islice(reversed(self.events), self.seq - wanted + 1))[::-1]
-                wanted = batch[-1].seq + 1
+            newest = self.events[-1].seq if self.events else self.seq
+            if wanted <= newest:
+                # Taken from the end: the new events are the last ones, and skipping the
+                # stored tail from the front would cost up to `tail` steps per read.
+                batch = list(itertools.islice(reversed(self.events), newest - wanted + 1))
+                batch.reverse()
+                wanted = newest + 1
                 yield batch
                 continue  # more may have come while the reader was busy with this batch
             if self.closed:
@@ -177,16 +185,17 @@ EVENTS_WAIT_S = 1.0  # longest wait for a remote run's next event before looking
 END_EVENT_GRACE_S = 2.0
 
 
-def terminal_event(run: Run, envelope: Envelope, reason: str = "cancelled") -> Event:
-    """The end event of a finished run, as its record says it ended."""
-    ts = run.finished_at or run.updated_at
+def terminal_event(run: Run, seq: int, reason: str = "cancelled") -> Event:
+    """The end event of a finished run, numbered `seq`, as its record says it ended (and
+    when)."""
+    envelope: Envelope = {"seq": seq, "run_id": run.id, "ts": run.finished_at or run.updated_at}
     if run.status == "completed":
         response, metrics = run.response or "", run.metrics.model_copy()
-        return RunCompleted(**envelope, ts=ts, response=response, metrics=metrics)
+        return RunCompleted(**envelope, response=response, metrics=metrics)
     if run.status == "failed":
         error = run.error.model_copy() if run.error else RunError(type="unknown", message="")
-        return RunFailed(**envelope, ts=ts, error=error)
-    return RunCancelled(**envelope, ts=ts, reason=reason)
+        return RunFailed(**envelope, error=error)
+    return RunCancelled(**envelope, reason=reason)
 
 
 class EventReader:
@@ -234,7 +243,7 @@ class EventReader:
             last = logged[-1] if logged else None
         seq = (last.seq if last else 0) + 1
         if seq > after_seq:
-            yield [terminal_event(run, {"seq": seq, "run_id": run.id})]
+            yield [terminal_event(run, seq)]
 
     async def _logged(
         self, run_id: str, *, after_seq: int = 0, follow: bool = True
@@ -301,6 +310,6 @@ class EventReader:
         engine that writes such an event. It comes after the stretch that left the run in
         `ended_from` has logged its own end, so the log stays in order."""
         log = EventLog(run.id, self.store, await self.end_seq(run.id, ended_from))
-        await log.emit(terminal_event(run, log.envelope(), reason))
+        await log.emit(terminal_event(run, log.envelope()["seq"], reason))
         await log.flush()
         await self.store.sync_events(run.id)

@@ -25,10 +25,23 @@ from .runs import RunError, RunMetrics
 
 
 class Envelope(TypedDict):
-    """What numbers an event within its run: given by the run's event log."""
+    """What numbers and dates an event within its run: given by the run's event log."""
 
     seq: int
     run_id: str
+    ts: datetime  # given, not left to `default_factory`: that costs pydantic twice as much
+
+
+class _cached(cached_property):
+    """`cached_property` without the lock Python 3.11 takes on every first access (3.12
+    dropped it): an event's JSON is computed once per event, by whichever reader asks first,
+    and a duplicate computation in a race would give the same bytes."""
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.attrname] = self.func(instance)
+        return value
 
 
 class BaseEvent(BaseModel):
@@ -37,7 +50,10 @@ class BaseEvent(BaseModel):
     # Unknown fields are ignored, not refused: a reader older than the writer (a CLI against
     # a newer server) still reads the events it knows.
     model_config = ConfigDict(
-        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+        frozen=True,
+        extra="ignore",
+        json_schema_serialization_defaults_required=True,
+        ignored_types=(_cached,),
     )
 
     seq: int = Field(description="Monotonic per run; the SSE `id`.")
@@ -45,12 +61,12 @@ class BaseEvent(BaseModel):
     run_id: str
     ts: datetime = Field(default_factory=utcnow)
 
-    @cached_property
+    @_cached
     def json_bytes(self) -> bytes:
         # Serialised once, though written to the store and sent to every reader.
         return self.__pydantic_serializer__.to_json(self)
 
-    @cached_property
+    @_cached
     def json_text(self) -> str:
         return self.json_bytes.decode()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +24,7 @@ from ..settings import Settings
 from ._base import Message, ModelRequest, ModelResponse, StreamPart, TextDelta, ToolCall, Usage
 
 DEFAULT_DELAY_MS = 20
+TICK_S = 0.001  # the pacing's resolution: a word comes at most this much after its time
 MAX_COUNT = 100_000
 _EXPRESSION = re.compile(
     r"(?:sqrt|abs|round)?\(?-?\d[\d.]*(?:\s*(?:\*\*|[-+*/^×÷%])\s*\(?-?(?:sqrt\()?\d[\d.]*\)*)+\)*"
@@ -50,12 +52,47 @@ def _images_in(message: Message) -> int:
     return sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
 
 
+class _Ticks:
+    """Timed wake-ups shared by the offline streams of one event loop.
+
+    A paced stream waits for the tick at or after its next word's time: one timer per tick
+    (`TICK_S`) however many streams wait for it, where a sleep per word costs a timer per
+    word. Each waiter has its own future, so that cancelling one stream cancels no other.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._waiting: dict[int, list[asyncio.Future[None]]] = {}
+
+    def until(self, when: float) -> asyncio.Future[None]:
+        """A future resolved at the first tick at or after loop time `when`."""
+        tick = math.ceil(when / TICK_S)
+        future = self.loop.create_future()
+        waiting = self._waiting.get(tick)
+        if waiting is None:
+            waiting = self._waiting[tick] = []
+            self.loop.call_at(tick * TICK_S, self._fire, tick)
+        waiting.append(future)
+        return future
+
+    def _fire(self, tick: int) -> None:
+        for future in self._waiting.pop(tick):
+            if not future.done():
+                future.set_result(None)
+
+
 class OfflineProvider:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
+        self._ticks: _Ticks | None = None
 
     async def aclose(self) -> None:
         pass  # nothing is kept between requests
+
+    def _ticks_of(self, loop: asyncio.AbstractEventLoop) -> _Ticks:
+        if self._ticks is None or self._ticks.loop is not loop:
+            self._ticks = _Ticks(loop)
+        return self._ticks
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
         delay = float(request.params.get("delay_ms", DEFAULT_DELAY_MS)) / 1000
@@ -64,10 +101,19 @@ class OfflineProvider:
         content, calls = self._decide(request.messages, tool_names, parallel)
         if calls and delay > 0:
             await asyncio.sleep(delay)  # deciding on a tool call takes a moment too
+        loop = asyncio.get_running_loop()
+        ticks = self._ticks_of(loop)
+        due = loop.time()
         for word in re.findall(r"\S+\s*", content):
-            # At full speed still one loop turn a word, as a network stream gives: readers,
-            # the event writer and a cancel get their turn while it streams.
-            await asyncio.sleep(delay)
+            if delay > 0:
+                # Word k is due at start + k·delay: a word that came late (a busy loop) does
+                # not push back all the words after it.
+                due += delay
+                await ticks.until(due)
+            else:
+                # At full speed still one loop turn a word, as a network stream gives:
+                # readers, the event writer and a cancel get their turn while it streams.
+                await asyncio.sleep(0)
             yield TextDelta(word)
         await asyncio.sleep(0)  # stay cancellable even with nothing to say
         prompt_tokens = sum(_words(_text_of(m)) for m in request.messages)

@@ -73,3 +73,35 @@ async def test_the_offline_model_says_when_it_stops_counting_short() -> None:
     assert capped.endswith("it stopped there instead of at 200,000.)")
     exact = await answer(f"count to {MAX_COUNT}")
     assert exact.endswith(f" {MAX_COUNT}.")  # nothing shortened, nothing said
+
+
+async def test_paced_offline_streams_share_timers_and_a_cancelled_one_cancels_no_other() -> None:
+    """Streams paced together wait on the same ticks (one timer each): cancelling some of
+    them mid-stream must leave every other stream with all its words, in order."""
+    provider = OfflineProvider()
+    words = [f"{i} " for i in range(1, 30)] + ["30."]
+    request = ModelRequest(
+        model="demo", messages=[{"role": "user", "content": "count to 30"}], params={"delay_ms": 1}
+    )
+    started = [asyncio.Event() for _ in range(12)]
+
+    async def read(index: int) -> list[str]:
+        texts = []
+        async for part in provider.stream(request):
+            if isinstance(part, ModelResponse):
+                break
+            texts.append(part.content)
+            if len(texts) == 3:
+                started[index].set()
+        return texts
+
+    tasks = [asyncio.create_task(read(i)) for i in range(12)]
+    for index in range(0, 12, 2):
+        await started[index].wait()
+        tasks[index].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for index, result in enumerate(results):
+        if index % 2 == 0:
+            assert isinstance(result, asyncio.CancelledError)
+        else:
+            assert result == words, (index, result)
