@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ._ticks import ticks
 from ._time import utcnow
 from .events import Envelope, Event, RunCancelled, RunCompleted, RunFailed
 from .runs import FINISHED, Run, RunError
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 # a stream of 50 tokens/s costs 10 appends a second, not 50. Live readers of this process
 # are handed each event at once; readers in other processes see the store's batches.
 STORE_EVERY_S = 0.1
+REST_TICK_S = 0.01  # a rest ends on the first such tick after its interval
 
 
 # Stored events a live run keeps in memory for its readers: a reader further behind reads
@@ -102,13 +104,12 @@ class EventLog:
 
     async def _rest(self) -> None:
         """Let the next events pile up for one interval, unless `flush()` is waiting."""
-        loop = asyncio.get_running_loop()
-        self._resting = loop.create_future()
-        timer = loop.call_later(STORE_EVERY_S, self._stop_resting)
+        # On a shared tick: the writers of all live runs then share a timer per tick.
+        writing = ticks(REST_TICK_S)
+        self._resting = writing.until(writing.loop.time() + STORE_EVERY_S)
         try:
             await self._resting
         finally:
-            timer.cancel()
             self._resting = None
 
     def _stop_resting(self) -> None:

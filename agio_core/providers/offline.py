@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._ticks import ticks
 from ..attachments import text_of
 from ..settings import Settings
 from ._base import Message, ModelRequest, ModelResponse, StreamPart, TextDelta, ToolCall, Usage
@@ -52,47 +52,12 @@ def _images_in(message: Message) -> int:
     return sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
 
 
-class _Ticks:
-    """Timed wake-ups shared by the offline streams of one event loop.
-
-    A paced stream waits for the tick at or after its next word's time: one timer per tick
-    (`TICK_S`) however many streams wait for it, where a sleep per word costs a timer per
-    word. Each waiter has its own future, so that cancelling one stream cancels no other.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._waiting: dict[int, list[asyncio.Future[None]]] = {}
-
-    def until(self, when: float) -> asyncio.Future[None]:
-        """A future resolved at the first tick at or after loop time `when`."""
-        tick = math.ceil(when / TICK_S)
-        future = self.loop.create_future()
-        waiting = self._waiting.get(tick)
-        if waiting is None:
-            waiting = self._waiting[tick] = []
-            self.loop.call_at(tick * TICK_S, self._fire, tick)
-        waiting.append(future)
-        return future
-
-    def _fire(self, tick: int) -> None:
-        for future in self._waiting.pop(tick):
-            if not future.done():
-                future.set_result(None)
-
-
 class OfflineProvider:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
-        self._ticks: _Ticks | None = None
 
     async def aclose(self) -> None:
         pass  # nothing is kept between requests
-
-    def _ticks_of(self, loop: asyncio.AbstractEventLoop) -> _Ticks:
-        if self._ticks is None or self._ticks.loop is not loop:
-            self._ticks = _Ticks(loop)
-        return self._ticks
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
         delay = float(request.params.get("delay_ms", DEFAULT_DELAY_MS)) / 1000
@@ -101,15 +66,16 @@ class OfflineProvider:
         content, calls = self._decide(request.messages, tool_names, parallel)
         if calls and delay > 0:
             await asyncio.sleep(delay)  # deciding on a tool call takes a moment too
-        loop = asyncio.get_running_loop()
-        ticks = self._ticks_of(loop)
-        due = loop.time()
+        # Paced words wait for shared ticks: a timer per word is most of the event loop's work
+        # for thousands of paced streams.
+        pacer = ticks(TICK_S)
+        due = pacer.loop.time()
         for word in re.findall(r"\S+\s*", content):
             if delay > 0:
                 # Word k is due at start + k·delay: a word that came late (a busy loop) does
                 # not push back all the words after it.
                 due += delay
-                await ticks.until(due)
+                await pacer.until(due)
             else:
                 # At full speed still one loop turn a word, as a network stream gives:
                 # readers, the event writer and a cancel get their turn while it streams.
