@@ -15,8 +15,9 @@ In one process (uvloop, as `agio serve` runs), on a fresh TinyDB home:
   `start_chat` to the first `content_delta` a reader gets (the run's durable creation, the
   step's start, the model's first word).
 - with `--openai`: the full-speed stream of `tests/fake_openai.py` (2,000 words, started here
-  as a subprocess) through the openai provider: CPU per token of this process, tokens/s, and
-  the time to the first token. (The offline model's first token is the core's floor: its
+  as a subprocess) through the openai provider: CPU per token of this process (the run's
+  start and end included), tokens/s from the first token to the last, and the time to the
+  first token. (The offline model's first token is the core's floor: its
   model has no latency. What the openai path adds is the provider's request and the
   upstream's answer.)
 
@@ -55,6 +56,7 @@ class Progress:
     tokens: int = 0
     streaming: int = 0  # runs that streamed their first token
     ended: int = 0
+    last_token_at: float = 0.0
 
 
 async def _follow(agio: Any, run_id: str, progress: Progress) -> float | None:
@@ -66,6 +68,7 @@ async def _follow(agio: Any, run_id: str, progress: Progress) -> float | None:
         for event in batch:
             if event.type == "content_delta":
                 progress.tokens += 1
+                progress.last_token_at = time.perf_counter()
                 if first is None:
                     first = time.perf_counter()
                     progress.streaming += 1
@@ -148,10 +151,13 @@ async def _openai(agio: Any, args: argparse.Namespace) -> dict:
     cpu_per_token, rates = [], []
     for _ in range(5):
         progress = Progress()
-        wall, cpu = time.perf_counter(), time.process_time()
-        await _chats(agio, "openai", 1, "Write a long text.", {}, progress)
+        cpu = time.process_time()
+        handle = await agio.start_chat("openai", "Write a long text.")
+        first = await _follow(agio, handle.run_id, progress)
+        assert first is not None, "the run streamed no token"
         cpu_per_token.append((time.process_time() - cpu) / progress.tokens)
-        rates.append(progress.tokens / (time.perf_counter() - wall))
+        # From its first token to its last: the stream's rate, without the run's start and end
+        rates.append((progress.tokens - 1) / (progress.last_token_at - first))
     first = await _first_tokens(agio, "openai", args.first_token, {})
     return {
         "openai_cpu_us_per_token": round(statistics.median(cpu_per_token) * 1e6, 1),
