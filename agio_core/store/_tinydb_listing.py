@@ -12,15 +12,19 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
+import logging
+import threading
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import StoreError
 from ..runs import Run
 from ._tinydb_files import REPAIR_HINT, locked, write_atomic
 from ._tinydb_lines import append_lines, lines_newest_first
 
+log = logging.getLogger("agio.store")
 INDEX_FIELDS = ("id", "agent_id", "session_id", "user_id", "status", "created_at", "parent_run_id")
 # What every listing line has had, whichever agio wrote it (later fields may be missing).
 LISTED_ALWAYS = ("id", "agent_id", "session_id", "status", "created_at")
@@ -41,26 +45,69 @@ def listing_entry(line: bytes) -> dict[str, Any]:
 
 
 class RunListing:
+    """The listing of one store. Appends of concurrent threads are committed together: the
+    thread that gets the lock writes every line waiting and fsyncs once for all of them, and
+    each append returns once its own line is durable (or raises if its batch failed)."""
+
     def __init__(self, path: Path, lock_path: Path, skipped: Callable[[str], None]) -> None:
         self.path = path
         self.lock_path = lock_path  # also the agent index's: one writer of either at a time
         self._skipped = skipped  # says once that a damaged line was left out
-        self._appends = 0
+        self._appends = 0  # since the last compaction
         self.compact_every = COMPACT_EVERY
+        # This process's threads queue here for the file lock: a thread that waits on the
+        # file lock itself polls it (open, flock, close, sleep), and wakes late.
+        self._thread_lock = threading.RLock()
+        self._waiting: list[tuple[int, bytes]] = []  # (ticket, line) not yet written
+        self._waiting_lock = threading.Lock()
+        self._tickets = 0
+        self._durable = 0  # every line up to this ticket is written and fsynced...
+        self._failed: dict[int, Exception] = {}  # ...except these, whose batch failed
 
-    def locked(self) -> contextlib.AbstractContextManager[None]:
-        return locked(self.lock_path)
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._thread_lock, locked(self.lock_path):
+            yield
 
     def append(self, run: Run) -> None:
-        """Log the run's listing fields. Called with the run's lock held, so the listing
-        sees a run's changes in the order they were made."""
+        """Log the run's listing fields, durably. Called with the run's lock held, so the
+        listing sees a run's changes in the order they were made."""
         data = run.model_dump(mode="json")
         line = json.dumps({field: data[field] for field in INDEX_FIELDS}) + "\n"
-        with self.locked():
-            append_lines(self.path, line.encode(), durable=True)
-            self._appends += 1
-            if self._appends % self.compact_every == 0:
-                self.compact()
+        with self._waiting_lock:
+            self._tickets += 1
+            ticket = self._tickets
+            self._waiting.append((ticket, line.encode()))
+        with self._thread_lock:
+            if ticket > self._durable:  # not yet written by the thread that had the lock
+                self._commit_waiting()
+            failure = self._failed.pop(ticket, None)
+        if failure is not None:
+            raise failure
+
+    def _commit_waiting(self) -> None:
+        """Write and fsync every line waiting, in the order they came (with the thread lock)."""
+        with self._waiting_lock:
+            batch, self._waiting = self._waiting, []
+        try:
+            with locked(self.lock_path):
+                append_lines(self.path, b"".join(line for _, line in batch), durable=True)
+                self._appends += len(batch)
+                if self._appends >= self.compact_every:
+                    self._compact_now()
+        except Exception as exc:  # each append of the batch raises it
+            self._failed.update((ticket, exc) for ticket, _ in batch)
+        finally:
+            self._durable = batch[-1][0]
+
+    def _compact_now(self) -> None:
+        # The lines are durable already: a compaction that fails (it leaves the listing as
+        # it was) fails none of their appends, and is tried again after the next batch.
+        try:
+            self.compact()
+            self._appends = 0
+        except StoreError as exc:
+            log.warning("could not compact the run listing: %s", exc.message)
 
     def tombstone(self, run_id: str) -> None:
         """Log the run's deletion: it is listed no more."""
