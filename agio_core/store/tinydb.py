@@ -72,6 +72,8 @@ class TinyDBStore(Store):
             lambda run_id: self._run_dir(run_id) / "events.jsonl", self._io
         )
         self._executor: ThreadPoolExecutor | None = None
+        # The agents as last read, with the identity of the index file they were read from.
+        self._agents_read: tuple[tuple[int, ...] | None, list[Agent]] | None = None
 
     # plumbing
 
@@ -126,9 +128,45 @@ class TinyDBStore(Store):
         return locked(self._run_dir(run_id) / "lock")
 
     # agents
+
+    def _index_identity(self) -> tuple[int, ...] | None:
+        """What changes whenever `index.json` does (it is only ever replaced, by a new
+        file): its inode, size and times; None while there is none (raises OSError)."""
+        try:
+            st = os.stat(self.index_path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def _cached_agents(self) -> list[Agent] | None:
+        """The agents as last read, if the index is still the file they were read from:
+        a run's start looks its agent up twice, and the index rarely changes. A stat on
+        the loop's thread costs less than a hop to the store's threads (and the parse)."""
+        read = self._agents_read
+        with contextlib.suppress(OSError):  # then read it in full, and say what is wrong
+            if read is not None and read[0] == self._index_identity():
+                return read[1]
+        return None
+
+    async def _agents(self) -> list[Agent]:
+        """Every readable agent (shared with other callers: read-only)."""
+        cached = self._cached_agents()
+        return cached if cached is not None else await self._io(self._stored_agents)
+
     def _stored_agents(self) -> list[Agent]:
         """Every readable agent; a damaged index (or entry) is skipped with a warning, so
         the built-in default agent still answers."""
+        # Taken before the read: a write landing meanwhile leaves a stale identity, read
+        # again next time, never a stale list under the new file's identity.
+        try:
+            identity = self._index_identity()
+        except OSError:
+            return self._parse_agents()
+        agents = self._parse_agents()
+        self._agents_read = (identity, agents)
+        return agents
+
+    def _parse_agents(self) -> list[Agent]:
         try:
             docs = self._index_read().table("agents").all()
         except StoreError as exc:
@@ -143,10 +181,7 @@ class TinyDBStore(Store):
         return agents
 
     async def get_agent(self, agent_id: str) -> Agent | None:
-        def read() -> Agent | None:
-            return next((a for a in self._stored_agents() if a.id == agent_id), None)
-
-        return await self._io(read)
+        return next((a for a in await self._agents() if a.id == agent_id), None)
 
     async def put_agent(self, agent: Agent) -> None:
         def write() -> None:
@@ -163,11 +198,8 @@ class TinyDBStore(Store):
         return await self._io(delete)
 
     async def list_agents(self, tag: str | None = None) -> list[Agent]:
-        def read() -> list[Agent]:
-            agents = [a for a in self._stored_agents() if tag is None or tag in a.tags]
-            return sorted(agents, key=lambda a: a.id)
-
-        return await self._io(read)
+        agents = [a for a in await self._agents() if tag is None or tag in a.tags]
+        return sorted(agents, key=lambda a: a.id)
 
     # runs
 
