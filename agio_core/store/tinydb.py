@@ -222,6 +222,10 @@ class TinyDBStore(Store):
             run_dir = self._run_dir(run.id)
             try:
                 (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+                # Made here, in the store's thread: the run's first append (on the event
+                # loop's thread) then opens a file, rather than creating one in a folder
+                # whose lock the threads writing this run's files contend for.
+                (run_dir / "events.jsonl").touch()
             except OSError as exc:
                 raise store_error(exc, run_dir) from exc
             # No run lock: until `run.json` and its listing line exist, nobody knows this run.
@@ -440,6 +444,10 @@ class TinyDBStore(Store):
 
     async def clear_control(self, run_id: str) -> None:
         path = self._run_dir(run_id) / "control.json"
+        if not path.exists():
+            # Almost always (no one paused or cancelled the run): a look-up, where an unlink
+            # would wait for the folder's lock on the event loop's thread.
+            return
         try:
             os.unlink(path)
         except FileNotFoundError:
