@@ -53,10 +53,14 @@ from ._tinydb_listing import RunListing
 T = TypeVar("T")
 log = logging.getLogger("agio.store")
 # Threads for the store's blocking writes, its own pool rather than the loop's default (as
-# many as CPUs + 4): most of a write is waiting on fsync, and the kernel commits the fsyncs
-# of concurrent writers together, so 100 runs starting at once cost a few journal commits,
-# not 100 in a row.
-IO_THREADS = 32
+# many as CPUs + 4): most of a write is waiting on fsync, and concurrent fsyncs overlap
+# (the kernel commits those of concurrent writers together). Not more: each thread also
+# runs Python (records dumped, locks, paths) and so takes the GIL from the event loop; with
+# 32, 250 runs starting at once in `agio serve` delayed the tokens of the runs already
+# streaming by 120 ms (p99, bench/serve_capacity.py), with 8 by 35 ms, for about the same
+# median time to their first token. The run listing's appends are committed together
+# however many threads wait.
+IO_THREADS = 8
 
 
 class TinyDBStore(Store):
