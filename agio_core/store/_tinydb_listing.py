@@ -45,9 +45,9 @@ def listing_entry(line: bytes) -> dict[str, Any]:
 
 
 class RunListing:
-    """The listing of one store. Appends of concurrent threads are committed together: the
-    thread that gets the lock writes every line waiting and fsyncs once for all of them, and
-    each append returns once its own line is durable (or raises if its batch failed)."""
+    """The listing of one store. Appends of concurrent threads are committed together: one
+    thread at a time writes every line waiting and fsyncs once for all of them, and each
+    append returns once its own line is durable (or raises if its batch could not be)."""
 
     def __init__(self, path: Path, lock_path: Path, skipped: Callable[[str], None]) -> None:
         self.path = path
@@ -58,11 +58,12 @@ class RunListing:
         # This process's threads queue here for the file lock: a thread that waits on the
         # file lock itself polls it (open, flock, close, sleep), and wakes late.
         self._thread_lock = threading.RLock()
-        self._waiting: list[tuple[int, bytes]] = []  # (ticket, line) not yet written
-        self._waiting_lock = threading.Lock()
+        self._batching = threading.Condition()  # guards the fields below
+        self._waiting: list[tuple[int, bytes]] = []  # (ticket, line) not yet taken to write
         self._tickets = 0
+        self._writing = False  # a thread is writing a batch
         self._durable = 0  # every line up to this ticket is written and fsynced...
-        self._failed: dict[int, Exception] = {}  # ...except these, whose batch failed
+        self._failed: dict[int, BaseException] = {}  # ...except these, whose batch failed
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -74,31 +75,43 @@ class RunListing:
         listing sees a run's changes in the order they were made."""
         data = run.model_dump(mode="json")
         line = json.dumps({field: data[field] for field in INDEX_FIELDS}) + "\n"
-        with self._waiting_lock:
+        with self._batching:
             self._tickets += 1
             ticket = self._tickets
             self._waiting.append((ticket, line.encode()))
-        with self._thread_lock:
-            if ticket > self._durable:  # not yet written by the thread that had the lock
-                self._commit_waiting()
+            while ticket > self._durable and self._writing:
+                self._batching.wait()
+            batch: list[tuple[int, bytes]] = []
+            if ticket > self._durable:  # not taken by the last batch: this thread writes
+                self._writing = True
+                batch, self._waiting = self._waiting, []
+        if batch:
+            self._commit(batch)
+        with self._batching:
             failure = self._failed.pop(ticket, None)
         if failure is not None:
             raise failure
 
-    def _commit_waiting(self) -> None:
-        """Write and fsync every line waiting, in the order they came (with the thread lock)."""
-        with self._waiting_lock:
-            batch, self._waiting = self._waiting, []
+    def _commit(self, batch: list[tuple[int, bytes]]) -> None:
+        """Write and fsync `batch` (lines in the order they came), then wake its appends."""
+        failure: BaseException | None = None
         try:
-            with locked(self.lock_path):
+            with self.locked():
                 append_lines(self.path, b"".join(line for _, line in batch), durable=True)
                 self._appends += len(batch)
                 if self._appends >= self.compact_every:
                     self._compact_now()
-        except Exception as exc:  # each append of the batch raises it
-            self._failed.update((ticket, exc) for ticket, _ in batch)
+        except BaseException as exc:  # each append of the batch raises it
+            failure = exc
+            if not isinstance(exc, Exception):
+                raise
         finally:
-            self._durable = batch[-1][0]
+            with self._batching:
+                if failure is not None:
+                    self._failed.update((ticket, failure) for ticket, _ in batch)
+                self._durable = batch[-1][0]
+                self._writing = False
+                self._batching.notify_all()
 
     def _compact_now(self) -> None:
         # The lines are durable already: a compaction that fails (it leaves the listing as

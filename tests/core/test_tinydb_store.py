@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agio_core import Agio, Settings
+from agio_core.agents import Agent
 from agio_core.errors import StoreError
+from agio_core.ids import new_run_id
+from agio_core.runs import Run
 from agio_core.store._tinydb_files import write_atomic
 from agio_core.store._tinydb_lines import lines_newest_first, read_lines
 from agio_core.store.tinydb import TinyDBStore
@@ -99,3 +107,89 @@ def test_a_file_written_in_pieces_is_replaced_whole_or_not_at_all(tmp_path: Path
     assert path.read_text() == "old\n" and list(tmp_path.iterdir()) == [path]
     write_atomic(path, iter(["a\n", "b\n"]))
     assert path.read_text() == "a\nb\n" and list(tmp_path.iterdir()) == [path]
+
+
+def _listing_run(session: str, status: str = "running") -> Run:
+    return Run(id=new_run_id(), agent_id="a", session_id=session, input="x", status=status)
+
+
+def _slow_counted_fsyncs(monkeypatch: pytest.MonkeyPatch, fail: threading.Event) -> list[int]:
+    """os.fsync slowed down (so that appends queue behind one another) and counted; while
+    `fail` is set it fails as a full disk does."""
+    fsyncs: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        fsyncs.append(fd)
+        time.sleep(0.02)
+        if fail.is_set():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return fsyncs
+
+
+def test_concurrent_listing_appends_share_an_fsync_and_keep_each_runs_order(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listing = TinyDBStore(home).listing
+    fsyncs = _slow_counted_fsyncs(monkeypatch, threading.Event())
+    runs = [_listing_run(f"ses_{i}") for i in range(40)]
+
+    def create_then_complete(run: Run) -> None:
+        listing.append(run)
+        listing.append(run.model_copy(update={"status": "completed"}))
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(create_then_complete, runs))
+    lines = [json.loads(line) for line in read_lines(listing.path)]
+    assert sorted(line["id"] for line in lines) == sorted([r.id for r in runs] * 2)
+    for run in runs:  # each run's lines in the order they were appended
+        assert [line["status"] for line in lines if line["id"] == run.id] == [
+            "running",
+            "completed",
+        ]
+    assert len(fsyncs) < len(lines) / 2  # committed together: 80 lines, far fewer fsyncs
+    assert {e["id"]: e["status"] for _, e in listing.latest()} == {r.id: "completed" for r in runs}
+
+
+def test_every_append_of_a_batch_that_could_not_be_made_durable_fails(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listing = TinyDBStore(home).listing
+    fail = threading.Event()
+    _slow_counted_fsyncs(monkeypatch, fail)
+    fail.set()
+    runs = [_listing_run(f"ses_{i}") for i in range(12)]
+
+    def append(run: Run) -> str:
+        try:
+            listing.append(run)
+        except StoreError as exc:
+            return exc.message
+        return "durable"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(append, runs))
+    assert all("disk full" in outcome for outcome in outcomes), outcomes
+    fail.clear()
+    later = _listing_run("ses_later")
+    listing.append(later)  # the store works again once the disk has room
+    assert later.id in {e["id"] for _, e in listing.latest()}
+
+
+async def test_an_agent_changed_by_another_process_is_seen_at_once(home: Path) -> None:
+    ours, theirs = TinyDBStore(home), TinyDBStore(home)  # two processes' stores
+    agent = Agent(id="writer", model="offline/demo", system_prompt="one")
+    await ours.put_agent(agent)
+    assert (await ours.get_agent("writer")) == agent
+    for prompt in ("two", "six"):  # same size: told apart by the file, not by its length
+        await theirs.put_agent(agent.model_copy(update={"system_prompt": prompt}))
+        seen = await ours.get_agent("writer")
+        assert seen is not None and seen.system_prompt == prompt
+    assert await theirs.delete_agent("writer")
+    assert await ours.get_agent("writer") is None
+    assert [a.id for a in await ours.list_agents()] == []
+    await ours.close()
+    await theirs.close()
