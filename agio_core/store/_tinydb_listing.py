@@ -67,6 +67,8 @@ class RunListing:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
+        """The listing's (and agent index's) lock. Never `append` while holding it: the
+        append may wait for another thread's batch, whose writer needs this lock."""
         with self._thread_lock, locked(self.lock_path):
             yield
 
