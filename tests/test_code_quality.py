@@ -19,7 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "command",
-    [("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy", "agio_core")],
+    [("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy", "agio_core", "agio_cli")],
     ids=["ruff-check", "ruff-format", "mypy"],
 )
 def test_tool_passes(command: tuple[str, ...]) -> None:
