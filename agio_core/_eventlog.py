@@ -105,8 +105,7 @@ class EventLog:
     async def _rest(self) -> None:
         """Let the next events pile up for one interval, unless `flush()` is waiting."""
         # On a shared tick: the writers of all live runs then share a timer per tick.
-        writing = ticks(REST_TICK_S)
-        self._resting = writing.until(writing.loop.time() + STORE_EVERY_S)
+        self._resting = ticks(REST_TICK_S).after(STORE_EVERY_S)
         try:
             await self._resting
         finally:

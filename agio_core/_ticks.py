@@ -29,6 +29,10 @@ class Ticks:
         waiting.append(future)
         return future
 
+    def after(self, delay: float) -> asyncio.Future[None]:
+        """A future resolved at the first tick at least `delay` seconds from now."""
+        return self.until(self.loop.time() + delay)
+
     def _fire(self, tick: int) -> None:
         for future in self._waiting.pop(tick):
             if not future.done():

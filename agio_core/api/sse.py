@@ -208,8 +208,7 @@ def event_stream(
                         # one timer for all the streams waiting, not one each (500 streams:
                         # 33 timers a second instead of 16,000). At most one write per tick,
                         # and a token is never more than an interval late.
-                        send_ticks = ticks(SEND_INTERVAL_S)
-                        await send_ticks.until(send_ticks.loop.time())
+                        await ticks(SEND_INTERVAL_S).after(0)
             ended = True
         finally:
             if not ended and on_disconnect == "cancel" and not shutting_down.is_set():
