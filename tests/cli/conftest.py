@@ -31,11 +31,6 @@ AGENTS: dict[str, str] = {
 }
 
 
-def many_sums(count: int) -> str:
-    """A question the `stepper` agent answers in `count` tool steps."""
-    return "What is " + ", ".join(f"{i}+{i}" for i in range(1, count + 1)) + "?"
-
-
 @dataclass
 class Cli:
     home: Path

@@ -14,8 +14,9 @@ import threading
 import time
 
 import pytest
+from helpers.agents import sums_question
 
-from .conftest import Cli, many_sums
+from .conftest import Cli
 
 HEAVY = ("fastapi", "uvicorn", "openai", "textual")
 
@@ -60,7 +61,7 @@ def test_ctrl_c_cancels_the_run_and_exits_130(cli: Cli) -> None:
 
 
 def test_pause_from_another_terminal_then_resume(cli: Cli) -> None:
-    chat = cli.spawn("chat", "--events", "-a", cli.agent("stepper"), many_sums(250))
+    chat = cli.spawn("chat", "--events", "-a", cli.agent("stepper"), sums_question(250))
     assert chat.stdout is not None and chat.stderr is not None
     run_id = json.loads(chat.stdout.readline())["run_id"]
     lines: list[str] = []  # drained meanwhile: a full pipe would stall the run
@@ -85,7 +86,7 @@ def test_pause_from_another_terminal_then_resume(cli: Cli) -> None:
 
 def test_a_reader_that_stops_reading_does_not_stall_run_control(cli: Cli) -> None:
     # Nobody reads this chat's stdout: the pipe fills up after a few dozen steps.
-    chat = cli.spawn("chat", "--events", "-a", cli.agent("stepper"), many_sums(2000))
+    chat = cli.spawn("chat", "--events", "-a", cli.agent("stepper"), sums_question(2000))
     assert chat.stdout is not None and chat.stderr is not None
     run_id = json.loads(chat.stdout.readline())["run_id"]
     time.sleep(1.5)

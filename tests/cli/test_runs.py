@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+from helpers.agents import sums_question
+
 from agio_core import Agio, Settings
 
-from .conftest import Cli, many_sums
+from .conftest import Cli
 
 
 def paused_run(cli: Cli, steps: int = 30) -> str:
@@ -16,7 +18,7 @@ def paused_run(cli: Cli, steps: int = 30) -> str:
 
     async def start_and_pause() -> str:
         async with Agio(Settings(home=cli.home)) as agio:
-            handle = await agio.start_chat(agent, many_sums(steps))
+            handle = await agio.start_chat(agent, sums_question(steps))
             checkpoints = 0
             async for event in handle.events():
                 checkpoints += event.type == "checkpoint_created"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from agio_core.runs import Run
 from agio_core.store.tinydb import TinyDBStore
 
 from .conftest import ServerFactory
-from .support import agio_cli, agio_env, fill_disk, no_traceback
+from .support import agio_cli, agio_env, fill_disk, no_traceback, run_agio
 
 STEPPER = stepper_agent(delay_ms=20, max_steps=50)
 LONG_QUESTION = sums_question(20)
@@ -86,17 +85,6 @@ async def test_writes_fail_clearly_and_data_stays_readable(full_home: Path) -> N
         assert (await agio.chat("stepper", "What is 1+1?")).response == "1+1 = 2."
 
 
-def run_cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        agio_cli(*args),
-        env=agio_env(home),
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-    )
-
-
 async def test_cli_says_disk_full_in_one_line(full_home: Path, tmp_path: Path) -> None:
     settings = Settings(home=full_home)
     before = await seed(settings)
@@ -109,13 +97,13 @@ async def test_cli_says_disk_full_in_one_line(full_home: Path, tmp_path: Path) -
         ("chat", "-a", "stepper", "What is 1+1?"),
         ("chat", "--json", "-a", "stepper", "What is 1+1?"),
     ):
-        result = run_cli(full_home, *args)
+        result = run_agio(full_home, *args)
         assert result.returncode == 1, (args, result)
         assert no_traceback(result.stderr), result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("agio: error: disk full"), lines
 
-    shown = run_cli(full_home, "runs", "list", "--json")  # reading still works
+    shown = run_agio(full_home, "runs", "list", "--json")  # reading still works
     assert shown.returncode == 0, shown.stderr
     assert {r["id"] for r in json.loads(shown.stdout)["items"]} == {r["id"] for r in before["runs"]}
     filler.unlink()
