@@ -2,22 +2,29 @@
 
 Every file is written atomically (temp file, fsync, `os.replace`, fsync of the directory): a
 crash or a full disk leaves the previous version intact, and readers need no lock. Writers of
-one file hold a file lock (`filelock`), so concurrent processes lose nothing. A file that does
+one file hold a file lock, so concurrent processes lose nothing. A file that does
 not read as its model is damaged: a `StoreError` saying so, and how to move it aside.
+
+Locks are `flock(2)` on a lock file opened for each hold: two holds conflict whether they
+are in two processes or two threads of one (each has its own open file description), and the
+kernel drops a lock whose holder dies. agio is POSIX-only already (process groups, O_NOFOLLOW);
+the `filelock` package cost ~170 µs of Python per hold against ~5 µs for the calls
+themselves, and a run takes several holds to start and end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from filelock import FileLock, Timeout
 from pydantic import BaseModel, ValidationError
 from tinydb.storages import Storage
 
@@ -26,6 +33,8 @@ from ..errors import NotFoundError, StoreError
 M = TypeVar("M", bound=BaseModel)
 REPAIR_HINT = "`agio store check --repair` moves it aside"
 LOCK_TIMEOUT_S = 30.0
+# While a lock is held elsewhere, look again after this long, doubling up to the last.
+LOCK_POLL_S = (0.001, 0.05)
 
 
 def store_error(exc: OSError, path: Path) -> StoreError:
@@ -95,21 +104,42 @@ class RunDeleted(NotFoundError):
 
 
 @contextlib.contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    """Hold the file lock `lock_path` (other processes included)."""
-    lock = FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S)
+def locked(lock_path: Path, *, make_folder: bool = False) -> Iterator[None]:
+    """Hold the file lock `lock_path` (against other processes and other threads). A
+    missing folder is made with `make_folder`, else it means the run was deleted."""
     try:
-        lock.acquire()
-    except Timeout:
-        raise StoreError(f"{lock_path} is locked by another process for too long") from None
-    except FileNotFoundError:  # its folder went away meanwhile: the run was deleted
-        raise RunDeleted from None
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            if not make_folder:  # its folder went away meanwhile: the run was deleted
+                raise RunDeleted from None
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:  # the lock file cannot be made: a read-only or full store
         raise store_error(exc, lock_path) from exc
     try:
+        _acquire(fd, lock_path)
         yield
     finally:
-        lock.release()
+        os.close(fd)  # which releases the lock
+
+
+def _acquire(fd: int, lock_path: Path) -> None:
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    pause, longest = LOCK_POLL_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            raise store_error(exc, lock_path) from exc
+        if time.monotonic() >= deadline:
+            raise StoreError(f"{lock_path} is locked by another process for too long")
+        # Polled rather than a blocking flock: a blocked flock cannot time out.
+        time.sleep(pause)
+        pause = min(pause * 2, longest)
 
 
 class AtomicJSONStorage(Storage):

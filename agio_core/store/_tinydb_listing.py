@@ -69,7 +69,7 @@ class RunListing:
     def locked(self) -> Iterator[None]:
         """The listing's (and agent index's) lock. Never `append` while holding it: the
         append may wait for another thread's batch, whose writer needs this lock."""
-        with self._thread_lock, locked(self.lock_path):
+        with self._thread_lock, locked(self.lock_path, make_folder=True):
             yield
 
     def append(self, run: Run) -> None:

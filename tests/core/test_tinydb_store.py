@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -21,7 +23,8 @@ from agio_core.agents import Agent
 from agio_core.errors import StoreError
 from agio_core.ids import new_run_id
 from agio_core.runs import Run
-from agio_core.store._tinydb_files import write_atomic
+from agio_core.store import _tinydb_files
+from agio_core.store._tinydb_files import RunDeleted, locked, write_atomic
 from agio_core.store._tinydb_lines import lines_newest_first, read_lines
 from agio_core.store.tinydb import TinyDBStore
 
@@ -193,3 +196,68 @@ async def test_an_agent_changed_by_another_process_is_seen_at_once(home: Path) -
     assert [a.id for a in await ours.list_agents()] == []
     await ours.close()
     await theirs.close()
+
+
+# The file lock: every writer of a store file holds it, from any thread or process.
+
+
+def test_file_lock_excludes_threads_of_one_process(tmp_path: Path) -> None:
+    inside, most = 0, 0
+    guard = threading.Lock()
+
+    def hold() -> None:
+        nonlocal inside, most
+        for _ in range(20):
+            with locked(tmp_path / "lock"):
+                with guard:
+                    inside += 1
+                    most = max(most, inside)
+                time.sleep(0.0005)
+                with guard:
+                    inside -= 1
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(hold) for _ in range(4)]:
+            future.result()
+    assert most == 1
+
+
+def _hold_lock_in_child(lock_path: Path) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path\n"
+            "from agio_core.store._tinydb_files import locked\n"
+            "with locked(Path(sys.argv[1])):\n"
+            "    print('held', flush=True); time.sleep(60)\n",
+            str(lock_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdout.readline() == "held\n"
+    return child
+
+
+def test_file_lock_held_by_another_process_times_out_then_frees_when_it_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    child = _hold_lock_in_child(tmp_path / "lock")
+    try:
+        monkeypatch.setattr(_tinydb_files, "LOCK_TIMEOUT_S", 0.3)
+        started = time.monotonic()
+        too_long = "locked by another process for too long"
+        with pytest.raises(StoreError, match=too_long), locked(tmp_path / "lock"):
+            pass
+        assert time.monotonic() - started >= 0.3
+    finally:
+        child.kill()  # SIGKILL: no cleanup of its own, the kernel drops its lock
+        child.wait()
+    with locked(tmp_path / "lock"):
+        pass
+
+
+def test_file_lock_of_a_deleted_run_folder_says_the_run_was_deleted(tmp_path: Path) -> None:
+    with pytest.raises(RunDeleted), locked(tmp_path / "gone" / "lock"):
+        pass
