@@ -140,9 +140,10 @@ class EventLog:
             self._waiters = []
 
     async def follow(self, after_seq: int) -> AsyncIterator[list[Event]]:
-        """The events after `after_seq` (from this log's `first_seq` on) until the log
-        closes, in batches of what piled up since the reader last looked. A reader that fell
-        behind the tail kept in memory reads what it missed from the store."""
+        """The events after `after_seq` (from this log's `first_seq` on) until the event that
+        ends this stretch of the run (or the log closes without one), in batches of what
+        piled up since the reader last looked. A reader that fell behind the tail kept in
+        memory reads what it missed from the store."""
         wanted = max(after_seq + 1, self.first_seq)
         while True:
             oldest = self.events[0].seq if self.events else self.seq + 1
@@ -161,6 +162,11 @@ class EventLog:
                 batch.reverse()
                 wanted = newest + 1
                 yield batch
+                if batch[-1].type in STREAM_END_EVENTS:
+                    # Nothing follows it in this log. Not waiting for the log to close spares
+                    # the reader the run's last sync: its record, which says how it ended,
+                    # was durable before this event was logged.
+                    return
                 continue  # more may have come while the reader was busy with this batch
             if self.closed:
                 return

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
-from agio_core import ContentDelta, Run, StepStarted
+from agio_core import Agio, ContentDelta, Run, Settings, StepStarted
 from agio_core import _eventlog as engine
 from agio_core.events import Event
 from agio_core.ids import new_run_id
@@ -136,3 +137,37 @@ async def test_a_control_request_made_while_nobody_waits_wakes_the_next_wait(
     await asyncio.wait_for(store.wait_for_control(run.id, 3600), 10)
     assert (await store.get_control(run.id)).action == "cancel"  # type: ignore[union-attr]
     await other.close()
+
+
+async def test_a_live_reader_has_the_end_without_waiting_for_the_runs_last_sync(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's end event reaches its readers once its record is durable, not after the
+    log's own last fsync too (the record is the truth: a reader rebuilds a lost end event)."""
+    syncing_the_end, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.endswith("events.jsonl") and b'"run_completed"' in Path(path).read_bytes():
+            syncing_the_end.set()
+            release.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    async with Agio(Settings(home=home)) as agio:
+        handle = await agio.start_chat("assistant", "count to 3")
+        seen: list[Event] = []
+
+        async def read_all() -> None:
+            async for batch in agio.event_batches(handle.run_id):
+                seen.extend(batch)
+
+        try:
+            await asyncio.wait_for(read_all(), 5)  # ends while the last fsync is held
+            assert seen[-1].type == "run_completed"
+            assert syncing_the_end.wait(5)
+        finally:
+            release.set()
+        assert (await handle.wait()).status == "completed"
+        assert [e.seq for e in await agio.store.read_events(handle.run_id)] == [e.seq for e in seen]
