@@ -11,7 +11,7 @@ from ._time import utcnow
 from .checkpoints import CheckpointKind, CheckpointRecord
 from .events import CheckpointCreated
 from .ids import checkpoint_id
-from .runs import RunStatus
+from .runs import Run, RunStatus
 
 
 class Checkpointing(RunState):
@@ -30,11 +30,15 @@ class Checkpointing(RunState):
             await write()
 
     async def _write_run(self) -> None:
-        self.run.metrics.duration_ms = self._base_duration_ms + self._elapsed_ms()
-        self.run.updated_at = self.run.heartbeat_at = utcnow()
+        self._stamp()
         await self.store.save_run(self.run.model_copy(deep=True))
         # Set here, inside the shielded write: a stop that lands just after it sees the end.
         self._end_recorded = self.run.status != "running"
+
+    def _stamp(self) -> None:
+        """The run record's times as of this write."""
+        self.run.metrics.duration_ms = self._base_duration_ms + self._elapsed_ms()
+        self.run.updated_at = self.run.heartbeat_at = utcnow()
 
     def _next_checkpoint(self, kind: CheckpointKind, description: str) -> CheckpointRecord:
         base = self.last_checkpoint
@@ -51,6 +55,13 @@ class Checkpointing(RunState):
             base_len=self.checkpointed if base else 0,
             new_messages=[dict(m) for m in self.messages[self.checkpointed if base else 0 :]],
         )
+
+    def _restore(self, run: Run, last: CheckpointRecord | None, checkpointed: int) -> None:
+        """Put the run's state back as it was before a write that failed (the run record is
+        updated in place: others hold it)."""
+        for name in type(run).model_fields:
+            setattr(self.run, name, getattr(run, name))
+        self.last_checkpoint, self.checkpointed = last, checkpointed
 
     def _checkpointed(self, record: CheckpointRecord) -> None:
         self.run.checkpoint_count += 1
@@ -70,12 +81,20 @@ class Checkpointing(RunState):
         record = self._next_checkpoint(kind, description)
 
         async def write() -> None:
-            await self._sync_events()
-            await self.store.put_checkpoint(record)
+            await self.log.flush()
+            before = (self.run.model_copy(deep=True), self.last_checkpoint, self.checkpointed)
             self._checkpointed(record)
             if ending is not None:
                 self._end(*ending)
-            await self._write_run()
+            self._stamp()
+            try:
+                await self.store.save_checkpoint(record, self.run.model_copy(deep=True))
+            except BaseException:
+                # Not stored (or the record not written): the run must not go on to point
+                # at a checkpoint that may not exist, nor look ended.
+                self._restore(*before)
+                raise
+            self._end_recorded = self.run.status != "running"
 
         await asyncio.shield(self._locked(write))
         if ending is not None:

@@ -106,6 +106,14 @@ class Store(ABC):
     async def save_run(self, run: Run) -> None:
         """Write the owner's view of a run (progress, metrics, final state)."""
 
+    async def save_checkpoint(self, record: CheckpointRecord, run: Run) -> None:
+        """What a run's owner writes at each checkpoint, in this order: the events appended
+        so far made durable, the checkpoint, then the run record that points at it. A
+        backend overrides it to do all three in one write (one thread hop, one transaction)."""
+        await self.sync_events(run.id)
+        await self.put_checkpoint(record)
+        await self.save_run(run)
+
     @abstractmethod
     async def get_run(self, run_id: str) -> Run | None: ...
 

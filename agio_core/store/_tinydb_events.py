@@ -50,11 +50,16 @@ class EventLogs:
             os.close(fd)
 
     async def sync(self, run_id: str) -> None:
-        # The log is closed here: the owner syncs before each checkpoint and at the run's end.
+        await self._io(self.syncer(run_id))
+
+    def syncer(self, run_id: str) -> Callable[[], None]:
+        """What makes the run's appended events durable, to call in a store thread (taken
+        now, on the loop's thread: the log is closed by it, and the next append reopens it).
+        The owner syncs before each checkpoint and at the run's end."""
         fd = self._open.pop(run_id, None)
+        path = self._path_of(run_id)
 
         def sync() -> None:
-            path = self._path_of(run_id)
             try:
                 if fd is not None:
                     os.fsync(fd)
@@ -69,7 +74,7 @@ class EventLogs:
                 if fd is not None:
                     os.close(fd)
 
-        await self._io(sync)
+        return sync
 
     def read(self, run_id: str, after_seq: int) -> list[Event]:
         """The events after `after_seq` (blocking: for the store's threads)."""

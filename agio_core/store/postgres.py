@@ -189,6 +189,13 @@ class PostgresStore(Store):
     async def save_run(self, run: Run) -> None:
         await self.db.execute("save a run", self._UPSERT_RUN, self._run_row(run))
 
+    async def save_checkpoint(self, record: CheckpointRecord, run: Run) -> None:
+        # One transaction, committed synchronously: that flushes the WAL up to its commit,
+        # the events appended before it included (see `sync_events`).
+        async with self.db.connection("save a checkpoint") as conn, conn.transaction():
+            await conn.execute(self._UPSERT_CHECKPOINT, _checkpoint_row(record))
+            await conn.execute(self._UPSERT_RUN, self._run_row(run))
+
     async def get_run(self, run_id: str) -> Run | None:
         rows = await self.db.fetch(
             "read a run",

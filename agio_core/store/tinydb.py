@@ -246,12 +246,22 @@ class TinyDBStore(Store):
         await self._io(create)
 
     async def save_run(self, run: Run) -> None:
+        await self._io(self._save_run, run)
+
+    def _save_run(self, run: Run) -> None:
+        with self._run_lock(run.id):
+            previous = self._read_run(run.id)
+            self._write_run(run)
+            if previous is None or previous.status != run.status:
+                self.listing.append(run)
+
+    async def save_checkpoint(self, record: CheckpointRecord, run: Run) -> None:
+        sync_events = self._event_logs.syncer(run.id)
+
         def save() -> None:
-            with self._run_lock(run.id):
-                previous = self._read_run(run.id)
-                self._write_run(run)
-                if previous is None or previous.status != run.status:
-                    self.listing.append(run)
+            sync_events()
+            self._write_checkpoint(record)
+            self._save_run(run)
 
         await self._io(save)
 

@@ -7,6 +7,7 @@ allowed), filled up with a filler file until writes fail with ENOSPC.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from helpers.agents import stepper_agent, sums_question
 
 from agio_core import Agio, ContentDelta, RunStarted, Settings, StepStarted, StoreError, Usage
 from agio_core._eventlog import EventLog
-from agio_core.ids import new_run_id
+from agio_core.ids import checkpoint_id, checkpoint_number, new_run_id
 from agio_core.runs import Run
 from agio_core.store.tinydb import TinyDBStore
 
@@ -139,6 +140,7 @@ async def test_disk_fills_up_mid_run(full_home: Path) -> None:
         assert stored.status in {"failed", "interrupted"}, stored
         listed = {c.id for c in (await agio.list_checkpoints(handle.run_id, limit=1000)).items}
         assert acknowledged <= listed
+        assert stored.last_checkpoint_id in listed  # never a checkpoint the disk refused
         for checkpoint_id in listed:
             await agio.get_checkpoint(checkpoint_id)
 
@@ -230,3 +232,24 @@ async def test_events_that_hit_a_full_disk_are_kept_and_stored_later(full_home: 
     await log.emit(usage)
     await log.flush()
     assert [e.seq for e in await store.read_events(run.id)] == [1, 2, 3, 4]
+
+
+async def test_a_checkpoint_the_store_refuses_is_never_pointed_at(home: Path) -> None:
+    """The run record written after a refused checkpoint (how the run failed) points at
+    the last checkpoint that was stored, not at the refused one."""
+    async with Agio(Settings(home=home)) as agio:
+        await agio.create_agent(STEPPER)
+        handle = await agio.start_chat("stepper", LONG_QUESTION)
+        await wait_for_checkpoints(agio, handle.run_id, 2)
+        folder = home / "runs" / handle.run_id / "checkpoints"
+        # A folder where each next checkpoint goes: its write fails (a file cannot replace it).
+        for number in range(60):
+            with contextlib.suppress(FileExistsError):  # stored already
+                (folder / f"{checkpoint_id(handle.run_id, number)}.json").mkdir()
+        run = await asyncio.wait_for(handle.wait(), 30)
+        assert run.status == "failed" and run.error is not None, run
+        stored = await agio.get_run(handle.run_id)
+        assert stored.status == "failed"
+        assert stored.last_checkpoint_id is not None
+        last = await agio.get_checkpoint(stored.last_checkpoint_id)
+        assert checkpoint_number(last.id) == stored.checkpoint_count - 1

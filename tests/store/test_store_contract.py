@@ -482,6 +482,35 @@ async def test_create_run_with_its_first_checkpoint(store: Store) -> None:
     assert [r.id for r in (await store.list_runs())[1]] == [run.id]
 
 
+async def test_save_checkpoint_stores_it_with_the_record_that_points_at_it(store: Store) -> None:
+    run = make_run()
+    first = record(run.id, 0, new_messages=[{"role": "user", "content": "hello"}])
+    run.checkpoint_count, run.last_checkpoint_id = 1, first.id
+    await store.create_run(run, first_checkpoint=first)
+    await store.append_events(run.id, [event(run.id, 1, "a"), event(run.id, 2, "b")])
+    second = record(run.id, 1, new_messages=[{"role": "assistant", "content": "hi"}])
+    ended = run.model_copy(
+        update={
+            "status": "completed",
+            "response": "hi",
+            "finished_at": utcnow(),
+            "checkpoint_count": 2,
+            "last_checkpoint_id": second.id,
+        }
+    )
+    await store.save_checkpoint(second, ended)
+    assert await store.get_run(run.id) == ended
+    assert await store.list_checkpoints(run.id) == [first, second]
+    assert [e.seq for e in await store.read_events(run.id)] == [1, 2]
+    assert (await store.list_runs(status="completed"))[1] == [ended]
+    # and again: the events' log, closed by the first, is reopened by the next append
+    await store.append_events(run.id, [event(run.id, 3, "c")])
+    third = record(run.id, 2)
+    await store.save_checkpoint(third, ended.model_copy(update={"last_checkpoint_id": third.id}))
+    assert [e.seq for e in await store.read_events(run.id)] == [1, 2, 3]
+    assert (await store.get_run(run.id)).last_checkpoint_id == third.id  # type: ignore[union-attr]
+
+
 async def test_list_checkpoints_in_creation_order(store: Store) -> None:
     run, other = make_run(), make_run()
     await store.create_run(run)
