@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ._runstate import RunState
 from .errors import ProviderError
 from .events import ContentDelta, StepDiscarded, StepStarted, Usage
-from .providers import ModelRequest, ModelResponse, TextDelta
+from .providers import ModelRequest, ModelResponse, StreamPart, TextDelta
 
 
 class ModelStep(RunState):
@@ -27,9 +28,9 @@ class ModelStep(RunState):
             params=self.agent.model_params,
         )
 
-    async def _stream(self, provider: Any, request: ModelRequest) -> ModelResponse:
+    async def _stream(self, parts: AsyncIterator[StreamPart]) -> ModelResponse:
         response: ModelResponse | None = None
-        async for part in provider.stream(request):
+        async for part in parts:
             match part:
                 case TextDelta(content=content):
                     if self.run.metrics.first_token_ms is None:

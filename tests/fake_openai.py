@@ -582,6 +582,7 @@ class _App:
         """Stream content chunks (role on the first). Returns False if the client left."""
         for i, piece in enumerate(pieces):
             if await out.pause(delay):
+                self._server._client_left()
                 return False
             delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
             await out.event(self._chunk(ctx, delta))
@@ -696,6 +697,7 @@ class FakeOpenAIServer:
         self._changed = threading.Condition(self._lock)
         self._scripts: deque[Script] = deque()
         self._requests: list[RecordedRequest] = []
+        self._left = 0  # streams whose client went away before their end
         self._seq = itertools.count(1)
         self._server: _UvicornServer | None = None
         self._thread: threading.Thread | None = None
@@ -807,15 +809,28 @@ class FakeOpenAIServer:
                 raise TimeoutError(f"got {len(self._requests)} requests, expected {count}")
             return list(self._requests)
 
+    def wait_for_clients_leaving(self, count: int, timeout: float = 5.0) -> None:
+        """Block until ``count`` streamed replies were cut short by their client leaving
+        (seen at the next chunk due: give the script a ``delay``); TimeoutError if not."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._left >= count, timeout):
+                raise TimeoutError(f"{self._left} clients left, expected {count}")
+
     def reset(self) -> None:
         """Drop queued scripts and recorded requests; restart completion/call-id numbering."""
         with self._lock:
             self._scripts.clear()
             self._requests.clear()
+            self._left = 0
             self._seq = itertools.count(1)
             self.reject_null_content = False
 
     # ----------------------------------------------------------------- app hooks
+
+    def _client_left(self) -> None:
+        with self._changed:
+            self._left += 1
+            self._changed.notify_all()
 
     def _record(self, request: RecordedRequest) -> None:
         with self._changed:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -73,7 +73,11 @@ StreamPart = TextDelta | ModelResponse
 
 
 class Provider(Protocol):
-    def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
+    # Whether a new run's first request is sent while the run is being stored (see
+    # `_readahead.py`): worth it where the first token is a network round trip away.
+    sends_first_request_early: bool
+
+    def stream(self, request: ModelRequest) -> AsyncGenerator[StreamPart]:
         """Yield text as it arrives, then one `ModelResponse`; raise `ProviderError`."""
         ...
 

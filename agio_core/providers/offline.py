@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from .._ticks import ticks
@@ -53,13 +53,16 @@ def _images_in(message: Message) -> int:
 
 
 class OfflineProvider:
+    # Its first token is computed here, at once: nothing to hide behind the run's start.
+    sends_first_request_early = False
+
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
 
     async def aclose(self) -> None:
         pass  # nothing is kept between requests
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[StreamPart]:
         delay = float(request.params.get("delay_ms", DEFAULT_DELAY_MS)) / 1000
         tool_names = {t["function"]["name"] for t in request.tools}
         parallel = bool(request.params.get("parallel_tool_calls", True))

@@ -22,7 +22,7 @@ reported, never silently retried, because the user has already seen part of the 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import openai
@@ -208,6 +208,8 @@ async def _sse_payloads(body: AsyncIterator[bytes]) -> AsyncIterator[dict[str, A
 
 
 class OpenAIProvider:
+    sends_first_request_early = True
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # One client per configuration, kept for the life of the `Agio` that owns this
@@ -252,7 +254,7 @@ class OpenAIProvider:
         # Model servers may quote the key they were sent: keep it out of runs and clients.
         return ProviderError(redact(error.message, self._secret()), error.error_type)
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[StreamPart]:
         params = request.params
         extra = {k: v for k, v in params.items() if k in API_PARAMS}
         if request.tools:
