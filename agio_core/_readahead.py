@@ -16,13 +16,19 @@ from .providers import StreamPart
 class ReadAhead:
     """`parts` iterated by a task of its own from now on (the stream, with the connection it
     holds, lives and ends in that one task); `take()` then hands its parts on, those that
-    came meanwhile first. Cancelled if never taken, or once the taker lets go."""
+    came meanwhile first. Cancelled if never taken, or once the taker lets go.
+
+    Until taken it reads no further than the first part: the request and the first token
+    are what there is to win, and reading a fast stream on would take the event loop (and
+    the GIL) from the store's threads storing the run, which the taker waits for.
+    """
 
     def __init__(self, parts: AsyncIterator[StreamPart]) -> None:
         self._parts: list[StreamPart] = []
         self._done = False
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._taken = asyncio.Event()
         self._task = asyncio.create_task(self._read(parts))
 
     async def _read(self, parts: AsyncIterator[StreamPart]) -> None:
@@ -30,6 +36,8 @@ class ReadAhead:
             async for part in parts:
                 self._parts.append(part)
                 self._wake()
+                if not self._taken.is_set():
+                    await self._taken.wait()
         except Exception as exc:  # the taker's to raise, as if it read the stream itself
             self._error = exc
         finally:
@@ -41,6 +49,7 @@ class ReadAhead:
             self._waiter.set_result(None)
 
     async def take(self) -> AsyncGenerator[StreamPart]:
+        self._taken.set()
         try:
             while True:
                 if self._parts:
