@@ -82,7 +82,9 @@ class Checkpointing(RunState):
 
         async def write() -> None:
             await self.log.flush()
-            before = (self.run.model_copy(deep=True), self.last_checkpoint, self.checkpointed)
+            # Shallow: what a failed write must put back is fields set whole (the ending's,
+            # the checkpoint's); the metrics' times are stamped again by the next write.
+            before = (self.run.model_copy(), self.last_checkpoint, self.checkpointed)
             self._checkpointed(record)
             if ending is not None:
                 self._end(*ending)
