@@ -193,7 +193,11 @@ class Runner(ModelStep, ToolCalls):
             tools=toolbox.schemas(),
             params=self.agent.model_params,
         )
-        return ReadAhead(provider.stream(request))
+        first_stream = ReadAhead(provider.stream(request))
+        # Its task runs now, up to where it waits for the server (the request sent): the
+        # run's writes, in a store thread, would otherwise take the GIL from it meanwhile.
+        await asyncio.sleep(0)
+        return first_stream
 
     async def execute(self) -> Run:
         stop_watching = asyncio.Event()

@@ -257,8 +257,13 @@ class OpenAIProvider:
     async def stream(self, request: ModelRequest) -> AsyncGenerator[StreamPart]:
         params = request.params
         extra = {k: v for k, v in params.items() if k in API_PARAMS}
+        # The conversation and the tools go as `extra_body`, which the SDK merges into the
+        # JSON body as it is: passed as parameters, every part of every message and schema
+        # is walked to transform typed fields that chat messages do not have (~0.6 ms of a
+        # ~1.7 ms request for a short chat, before the first token, and more as it grows).
+        body: dict[str, Any] = {"messages": _sendable(request.messages)}
         if request.tools:
-            extra["tools"] = request.tools
+            body["tools"] = request.tools
         answered = bool(request.messages) and request.messages[-1].get("role") == "tool"
         if answered and _forces_a_tool(extra.get("tool_choice")):
             # The model has its tool results: a tool it was forced to call is not forced
@@ -274,9 +279,10 @@ class OpenAIProvider:
         # raw, because building the SDK's typed objects per chunk costs more than all the rest
         # of streaming a token through agio.
         try:
-            async with client.chat.completions.with_streaming_response.create(  # type: ignore[call-overload]
+            async with client.chat.completions.with_streaming_response.create(
                 model=request.model,
-                messages=_sendable(request.messages),
+                messages=[],
+                extra_body=body,
                 stream=True,
                 stream_options={"include_usage": True},
                 **extra,

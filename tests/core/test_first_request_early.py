@@ -55,7 +55,9 @@ async def test_the_first_request_goes_out_while_the_run_is_being_stored(
     starting = asyncio.create_task(agio.start_chat("gpt", "hi"))
     try:
         await asyncio.to_thread(fake_openai.wait_for_requests, 1)
-        assert listing.reached.is_set() and not starting.done()  # still being stored
+        # The model has the request; the run is not stored yet (its last write is held).
+        assert await asyncio.to_thread(listing.reached.wait, 5)
+        assert not starting.done()
     finally:
         listing.release.set()
     handle = await starting
