@@ -12,15 +12,23 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 from .providers import StreamPart
 
+# Parts read before the stream is taken (a fast server streams them in well under a ms).
+READ_AHEAD_PARTS = 64
+
 
 class ReadAhead:
     """`parts` iterated by a task of its own from now on (the stream, with the connection it
     holds, lives and ends in that one task); `take()` then hands its parts on, those that
     came meanwhile first. Cancelled if never taken, or once the taker lets go.
 
-    Until taken it reads no further than the first part: the request and the first token
+    Until taken it reads no more than `READ_AHEAD_PARTS`: the request and the first token
     are what there is to win, and reading a fast stream on would take the event loop (and
-    the GIL) from the store's threads storing the run, which the taker waits for.
+    the GIL) from the store's threads storing the run, which the taker waits for. Not just
+    one part: a connection that breaks while its reader waits loses what it had received
+    and not yet read (aiohttp raises the error first), so a server that sends a few tokens
+    and drops the connection must have them read. (One that sends more than this many in
+    the few ms the run takes to be stored, and then drops, loses the tail of an answer
+    that fails anyway.)
     """
 
     def __init__(self, parts: AsyncIterator[StreamPart]) -> None:
@@ -36,7 +44,7 @@ class ReadAhead:
             async for part in parts:
                 self._parts.append(part)
                 self._wake()
-                if not self._taken.is_set():
+                if len(self._parts) >= READ_AHEAD_PARTS and not self._taken.is_set():
                     await self._taken.wait()
         except Exception as exc:  # the taker's to raise, as if it read the stream itself
             self._error = exc

@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from .checkpoints import CheckpointRecord
     from .store import Store  # which imports this module's CONTROL_POLL_S
 
-HEARTBEAT_EVERY_S = 5.0
+# A third of the time after which an owner counts as gone: two beats may be missed. Each
+# beat rewrites the run's record; 500 runs beating every 5 s took ~5 % of `agio serve`'s
+# event loop (bench/serve_capacity.py).
+HEARTBEAT_EVERY_S = 10.0
 STALE_AFTER_S = 30.0
 CONTROL_POLL_S = 0.1
 CONTROL_WAIT_S = 10.0  # how long pause and cancel wait, by default, for the run to stop
