@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -236,9 +237,12 @@ class Runner(ModelStep, ToolCalls):
 
     async def _watch_control(self, stop: asyncio.Event) -> None:
         """Watch the store for pause/cancel asked by other processes, and keep a heartbeat."""
-        last_beat = time.monotonic()
+        # The first beat somewhere in the first interval: runs started together (a burst of
+        # chats to `agio serve`) would otherwise all rewrite their records at the same
+        # moment, every interval, and hold up every stream's tokens meanwhile.
+        next_beat = time.monotonic() + random.uniform(0, HEARTBEAT_EVERY_S)
         while not stop.is_set():
-            await self._wait_for_control(stop)
+            await self._wait_for_control(stop, max(0.0, next_beat - time.monotonic()))
             if stop.is_set():
                 return
             try:
@@ -247,18 +251,19 @@ class Runner(ModelStep, ToolCalls):
                     self.stop("cancel", request.reason or "cancelled")
                 elif request is not None and request.action == "pause":
                     self.request_pause()
-                if time.monotonic() - last_beat >= HEARTBEAT_EVERY_S and not self._end_recorded:
-                    # Never once the run has stopped: a decider may have claimed it since.
-                    last_beat = time.monotonic()
-                    await self._save()
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + HEARTBEAT_EVERY_S
+                    if not self._end_recorded:  # once stopped, a decider may have claimed it
+                        await self._save()
             except AgioError as exc:
                 log.warning("run %s: control check failed: %s", self.run.id, exc)
 
-    async def _wait_for_control(self, stop: asyncio.Event) -> None:
-        """Until the run stops or a request may have come: the store polls (every
-        CONTROL_POLL_S) or is woken by other processes (PostgreSQL: LISTEN/NOTIFY)."""
+    async def _wait_for_control(self, stop: asyncio.Event, timeout: float) -> None:
+        """Until the run stops, a request may have come (the store polls every
+        CONTROL_POLL_S or is woken by other processes: PostgreSQL's LISTEN/NOTIFY), or
+        `timeout` s."""
         waits = {
-            asyncio.ensure_future(self.store.wait_for_control(self.run.id, HEARTBEAT_EVERY_S)),
+            asyncio.ensure_future(self.store.wait_for_control(self.run.id, timeout)),
             asyncio.ensure_future(stop.wait()),
         }
         try:

@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from helpers.agents import stepper_agent, sums_answer, sums_question
 from helpers.waiting import until
 
-from agio_core import Agio, Settings
+from agio_core import Agio, Settings, _engine
 
 DRIVER = Path(__file__).with_name("drive_run.py")
 # One calculator call per step, 100 ms each: 12 steps, then a 36-word answer (about 5 s).
@@ -179,3 +180,35 @@ async def test_pause_during_the_final_answer_is_honoured(agio: Agio) -> None:
     assert run.status == "completed"
     assert run.response == " ".join(str(i) for i in range(1, 61)) + "."
     assert run.metrics.steps == 1  # the stored answer was used, not regenerated
+
+
+async def test_a_running_run_keeps_a_heartbeat_and_runs_started_together_do_not_beat_together(
+    agio: Agio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each live run rewrites its record every HEARTBEAT_EVERY_S (how other hosts tell a live
+    owner from a dead one); the first beat falls anywhere in the first interval, so runs
+    started at once do not all write at the same moment."""
+    monkeypatch.setattr(_engine, "HEARTBEAT_EVERY_S", 0.3)
+    # One long step: no checkpoint (which also stamps the record) until its end.
+    await agio.create_agent(
+        {"id": "slow", "model": "offline/demo", "model_params": {"delay_ms": 20}}
+    )
+    handles = [await agio.start_chat("slow", "count to 500") for _ in range(6)]
+    started = {h.run_id: (await agio.get_run(h.run_id)).heartbeat_at for h in handles}
+    beats: dict[str, list[datetime]] = {h.run_id: [] for h in handles}
+
+    async def all_beat_twice() -> bool:
+        for handle in handles:
+            beat = (await agio.get_run(handle.run_id)).heartbeat_at
+            assert beat is not None
+            if beat != started[handle.run_id] and beat not in beats[handle.run_id]:
+                beats[handle.run_id].append(beat)
+        return all(len(b) >= 2 for b in beats.values())
+
+    await until(all_beat_twice, timeout=5, what="two heartbeats of each run")
+    firsts = sorted(b[0] - started[run_id] for run_id, b in beats.items())
+    # Spread over the first interval, not one interval after each run's start.
+    assert firsts[0] < timedelta(seconds=0.3)
+    assert firsts[-1] - firsts[0] > timedelta(seconds=0.05)
+    for handle in handles:
+        await handle.cancel()
