@@ -36,8 +36,9 @@ class ModelStep(RunState):
                     if self.run.metrics.first_token_ms is None:
                         self.run.metrics.first_token_ms = self._elapsed_ms()
                     self.partial.append(content)
+                    # Per token: built without re-validating (see `ContentDelta.trusted`).
                     await self.log.emit(
-                        ContentDelta(**self.log.envelope(), content=content, step=self.step)
+                        ContentDelta.trusted(self.log.envelope(), content, self.step)
                     )
                 case ModelResponse():
                     response = part

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import pytest
-from event_samples import sample_events
+from event_samples import TRICKY, sample_events
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from agio_core import Agio, ContentDelta, Run, RunPaused, StepStarted, parse_event
 from agio_core._eventlog import EventLog
+from agio_core._time import utcnow
 from agio_core.events import EVENT_CLASSES, EVENT_TYPES, why_not_an_event
 from agio_core.ids import new_run_id
 
@@ -99,3 +102,86 @@ async def test_the_log_numbers_events_and_refuses_one_out_of_turn(agio: Agio) ->
         await log.emit(StepStarted(**{**log.envelope(), "run_id": "run_other"}, step=1))
     await log.flush()
     assert await agio.store.read_events(run.id) == list(log.events) and len(log.events) == 1
+
+
+# Token text as models stream it, and as they should not: JSON-looking text, escapes, every
+# control character, Unicode beyond the BMP, U+2028, a 5 MB token, every code point there is.
+_EVERY_CODE_POINT = "".join(map(chr, [*range(0xD800), *range(0xE000, 0x110000)]))
+NASTY_TOKENS = [
+    "",
+    " ",
+    TRICKY,
+    "".join(map(chr, range(0x20))) + "\x7f\x80\x9f",
+    '{"seq":9,"type":"run_completed"}',
+    "\\u0000 \\ud800",
+    "🚀" * 1000,
+    "x" * 5_000_000,
+    _EVERY_CODE_POINT,
+]
+
+
+@pytest.mark.parametrize("content", NASTY_TOKENS, ids=lambda c: f"{len(c)}:{c[:8]!r}")
+def test_a_trusted_token_is_the_validated_event_byte_for_byte(content: str) -> None:
+    envelope = {"seq": 7, "run_id": "run_0123456789abcdef", "ts": utcnow()}
+    trusted = ContentDelta.trusted(envelope, content, 3)  # type: ignore[arg-type]
+    validated = ContentDelta(**envelope, content=content, step=3)
+    assert type(trusted) is ContentDelta
+    assert trusted == validated and hash(trusted) == hash(validated)
+    assert trusted.model_fields_set == validated.model_fields_set
+    assert list(trusted.__dict__) == list(validated.__dict__)
+    assert trusted.json_bytes == validated.json_bytes
+    assert trusted.to_json() == validated.to_json()
+    assert trusted.model_dump() == validated.model_dump()
+    assert parse_event(trusted.json_bytes) == trusted
+
+
+@pytest.mark.parametrize("content", ["\ud800", "a\udfffb", "\udbff\udc00"[::-1]])
+def test_a_trusted_lone_surrogate_fails_to_serialise_as_a_validated_one_does(
+    content: str,
+) -> None:
+    envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
+    trusted = ContentDelta.trusted(envelope, content, 1)  # type: ignore[arg-type]
+    validated = ContentDelta(**envelope, content=content, step=1)
+    assert trusted == validated
+    with pytest.raises(PydanticSerializationError) as refused_trusted:
+        trusted.json_bytes  # noqa: B018
+    with pytest.raises(PydanticSerializationError) as refused_validated:
+        validated.json_bytes  # noqa: B018
+    assert str(refused_trusted.value) == str(refused_validated.value)
+
+
+class _Text(str):
+    pass
+
+
+def test_what_is_not_a_plain_str_and_int_is_validated() -> None:
+    envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
+    event = ContentDelta.trusted(envelope, _Text("hi"), 1)  # type: ignore[arg-type]
+    assert type(event.content) is str and event == ContentDelta(**envelope, content="hi", step=1)
+    with pytest.raises(ValidationError):
+        ContentDelta.trusted(envelope, None, 1)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        ContentDelta.trusted(envelope, "hi", "one")  # type: ignore[arg-type]
+
+
+def test_trusted_tokens_share_their_fields_set_without_leaking_changes() -> None:
+    envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
+    first = ContentDelta.trusted(envelope, "a", 1)  # type: ignore[arg-type]
+    second = ContentDelta.trusted({**envelope, "seq": 2}, "b", 1)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        first.content = "changed"  # type: ignore[misc]
+    copied = first.model_copy(update={"content": "c"})
+    assert copied.content == "c" and first.content == "a"
+    assert (
+        first.model_fields_set
+        == second.model_fields_set
+        == {
+            "seq",
+            "run_id",
+            "ts",
+            "content",
+            "step",
+        }
+    )
+    assert copied.model_fields_set == first.model_fields_set
+    assert pickle.loads(pickle.dumps(first)) == first
