@@ -22,6 +22,7 @@ from .._version import __version__
 from ..errors import AgioError
 from ..service import Agio
 from ..settings import Settings
+from . import _gc
 from .auth import require_api_key
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, ConfiguredCORS, HostCheck, WellFormedText
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with Agio(resolved, serving=True) as agio:
             app.state.agio = agio
             sweeper = asyncio.create_task(_interrupt_orphans_periodically(agio))
+            _gc.tune_for_serving()
             try:
                 yield
             finally:
