@@ -9,12 +9,16 @@ times. Reported: tokens per second received, time to first token, and as the las
     {"metric": "stream_throughput_ratio", "value": X}  (through agio / direct; target >= 0.8,
                                                         and at most 5 ms added to the first token)
 
+Also reported: the CPU `agio serve` used per token streamed through it (the start and end of
+each run included), from /proc (Linux).
+
 Run: python bench/stream_overhead.py [--words 2000] [--rounds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -66,17 +70,29 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str) -> None
 
 
 @contextmanager
-def running(argv: list[str], env: dict[str, str], health_url: str, what: str) -> Iterator[None]:
+def running(
+    argv: list[str], env: dict[str, str], health_url: str, what: str
+) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_up(health_url, process, what)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process's threads so far, in ns resolution (/proc's schedstat: a
+    round of 2,000 tokens is tens of ms, a few clock ticks of /proc/PID/stat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that just ended
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def read_stream(client: httpx.Client, url: str, body: dict[str, object], direct: bool) -> Reading:
@@ -133,7 +149,7 @@ def main() -> None:
 
     with (
         running(fake, env, f"{upstream}/v1/models", "fake upstream"),
-        running(serve, agio_env, f"{agio}/api/health", "agio serve"),
+        running(serve, agio_env, f"{agio}/api/health", "agio serve") as server,
         httpx.Client(timeout=120) as client,
     ):
         client.post(f"{agio}/api/agents", json=AGENT).raise_for_status()
@@ -148,9 +164,12 @@ def main() -> None:
         # One warm-up each (imports, connections), then alternate so drift hits both alike.
         read_stream(client, f"{upstream}/v1/chat/completions", direct_body, direct=True)
         read_stream(client, f"{agio}/api/chat", agio_body, direct=False)
+        server_cpu_s = 0.0
         for _ in range(args.rounds):
             direct.append(read_stream(client, f"{upstream}/v1/chat/completions", direct_body, True))
+            before = cpu_seconds(server.pid)
             through.append(read_stream(client, f"{agio}/api/chat", agio_body, False))
+            server_cpu_s += cpu_seconds(server.pid) - before
 
     for name, readings in (("direct", direct), ("through agio", through)):
         print(
@@ -163,6 +182,10 @@ def main() -> None:
     print(
         f"the run itself (core: provider, events, checkpoints) took {run_ms:.0f} ms of the "
         f"{median(through, 'total_s') * 1000:.0f} ms; the rest is HTTP + SSE"
+    )
+    cpu_us = 1e6 * server_cpu_s / sum(r.tokens for r in through)
+    print(
+        f"agio serve's CPU per token streamed (its run's start and end included): {cpu_us:.1f} us"
     )
     added_ttft_ms = (median(through, "first_token_s") - median(direct, "first_token_s")) * 1000
     ratio = median(through, "tokens_per_s") / median(direct, "tokens_per_s")
