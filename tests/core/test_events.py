@@ -13,7 +13,7 @@ from pydantic_core import PydanticSerializationError
 from agio_core import Agio, ContentDelta, Run, RunPaused, StepStarted, parse_event
 from agio_core._eventlog import EventLog
 from agio_core._time import utcnow
-from agio_core.events import EVENT_CLASSES, EVENT_TYPES, why_not_an_event
+from agio_core.events import EVENT_CLASSES, EVENT_TYPES, Envelope, why_not_an_event
 from agio_core.ids import new_run_id
 
 SAMPLES = sample_events("run_0123456789abcdef")
@@ -122,8 +122,8 @@ NASTY_TOKENS = [
 
 @pytest.mark.parametrize("content", NASTY_TOKENS, ids=lambda c: f"{len(c)}:{c[:8]!r}")
 def test_a_trusted_token_is_the_validated_event_byte_for_byte(content: str) -> None:
-    envelope = {"seq": 7, "run_id": "run_0123456789abcdef", "ts": utcnow()}
-    trusted = ContentDelta.trusted(envelope, content, 3)  # type: ignore[arg-type]
+    envelope: Envelope = {"seq": 7, "run_id": "run_0123456789abcdef", "ts": utcnow()}
+    trusted = ContentDelta.trusted(envelope, content, 3)
     validated = ContentDelta(**envelope, content=content, step=3)
     assert type(trusted) is ContentDelta
     assert trusted == validated and hash(trusted) == hash(validated)
@@ -139,8 +139,8 @@ def test_a_trusted_token_is_the_validated_event_byte_for_byte(content: str) -> N
 def test_a_trusted_lone_surrogate_fails_to_serialise_as_a_validated_one_does(
     content: str,
 ) -> None:
-    envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
-    trusted = ContentDelta.trusted(envelope, content, 1)  # type: ignore[arg-type]
+    envelope: Envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
+    trusted = ContentDelta.trusted(envelope, content, 1)
     validated = ContentDelta(**envelope, content=content, step=1)
     assert trusted == validated
     with pytest.raises(PydanticSerializationError) as refused_trusted:
@@ -155,8 +155,8 @@ class _Text(str):
 
 
 def test_what_is_not_a_plain_str_and_int_is_validated() -> None:
-    envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
-    event = ContentDelta.trusted(envelope, _Text("hi"), 1)  # type: ignore[arg-type]
+    envelope: Envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
+    event = ContentDelta.trusted(envelope, _Text("hi"), 1)
     assert type(event.content) is str and event == ContentDelta(**envelope, content="hi", step=1)
     with pytest.raises(ValidationError):
         ContentDelta.trusted(envelope, None, 1)  # type: ignore[arg-type]
@@ -165,11 +165,11 @@ def test_what_is_not_a_plain_str_and_int_is_validated() -> None:
 
 
 def test_trusted_tokens_share_their_fields_set_without_leaking_changes() -> None:
-    envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
-    first = ContentDelta.trusted(envelope, "a", 1)  # type: ignore[arg-type]
-    second = ContentDelta.trusted({**envelope, "seq": 2}, "b", 1)  # type: ignore[arg-type]
+    envelope: Envelope = {"seq": 1, "run_id": "r", "ts": utcnow()}
+    first = ContentDelta.trusted(envelope, "a", 1)
+    second = ContentDelta.trusted({**envelope, "seq": 2}, "b", 1)
     with pytest.raises(ValidationError):
-        first.content = "changed"  # type: ignore[misc]
+        first.content = "changed"
     copied = first.model_copy(update={"content": "c"})
     assert copied.content == "c" and first.content == "a"
     assert (
