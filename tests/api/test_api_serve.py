@@ -162,5 +162,5 @@ def test_the_serving_process_collects_garbage_less_often(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     (before, frozen_before), (after, frozen) = ast.literal_eval(result.stdout.strip())
-    assert before == (700, 10, 10) and frozen_before == 0  # CPython's defaults
-    assert after == (YOUNG_THRESHOLD, 10, 10) and frozen > 10_000
+    assert before[0] < YOUNG_THRESHOLD and frozen_before == 0  # CPython's defaults
+    assert after == (YOUNG_THRESHOLD, *before[1:]) and frozen > 10_000
