@@ -19,14 +19,13 @@ from typing import Any, TypeVar
 from ._eventlog import EventLog
 from ._launch import Launch, Services
 from ._modelstep import ModelStep
-from ._readahead import ReadAhead
 from ._runstate import StopReason
 from ._toolcalls import ToolCalls, pending_tool_calls
 from .approvals import PendingApproval
 from .control import HEARTBEAT_EVERY_S, release
 from .errors import AgioError, ProviderError
 from .events import RunResumed, RunStarted
-from .providers import ModelRequest, split_model
+from .providers import split_model
 from .runs import Run
 from .tools import RunContext
 from .tools._context import workspace_for
@@ -87,8 +86,6 @@ class Runner(ModelStep, ToolCalls):
         # How the run ends (completes, pauses, fails, is cancelled or interrupted): decided
         # once, then carried out to the end (record, then its event) whatever comes after.
         self._ending: asyncio.Task[None] | None = None
-        # The first step's model stream when its request went out while the run was stored.
-        self._first_stream: ReadAhead | None = None
 
     # control, callable from any task in this process
 
@@ -133,22 +130,12 @@ class Runner(ModelStep, ToolCalls):
         """Store the starting state and log the start before the run is handed out: a run
         whose process dies right after creating it can be resumed (it has a checkpoint) and
         its log begins with `run_started`."""
-        try:
-            await self._store_the_start()
-        except BaseException:
-            if self._first_stream is not None:
-                self._first_stream.cancel()
-            raise
-
-    async def _store_the_start(self) -> None:
         if self.mode == "start":
             # A new run is stored together with its first checkpoint, in one write.
             assert self.first_checkpoint is not None, "a new run starts from a checkpoint"
             record = self._next_checkpoint(*self.first_checkpoint)
             self._checkpointed(record)
-            stored = self.run.model_copy(deep=True)
-            self._first_stream = await self._send_first_request()
-            await self.store.create_run(stored, first_checkpoint=record)
+            await self.store.create_run(self.run.model_copy(deep=True), first_checkpoint=record)
             await self.log.emit(
                 RunStarted(
                     **self.log.envelope(),
@@ -170,35 +157,6 @@ class Runner(ModelStep, ToolCalls):
             with contextlib.suppress(AgioError):  # e.g. the disk is full: say so if we can
                 await self._fail(type(exc).__name__, exc.message)
             raise
-
-    async def _send_first_request(self) -> ReadAhead | None:
-        """The first step's model request, sent now, while the run is being stored, where
-        nothing has to come first: the provider asks for it, the agent's tools need no MCP
-        server started (that may take long, and a pause may cut it), the user has spoken."""
-        provider = self.providers.get(self.agent.model)
-        if not provider.sends_first_request_early or self.messages[-1].get("role") != "user":
-            return None
-        definition = await self.store.get_agent(self.agent.agent_id)
-        if definition is not None and definition.mcp_servers:
-            return None
-        try:
-            toolbox = await build_toolbox(
-                self.agent.tools, {}, definition.approval if definition else {}, self.mcp
-            )
-        except Exception:  # the run's first step builds it again, and fails saying why
-            return None
-        self.toolbox = toolbox
-        request = ModelRequest(
-            model=split_model(self.agent.model)[1],
-            messages=self.messages,
-            tools=toolbox.schemas(),
-            params=self.agent.model_params,
-        )
-        first_stream = ReadAhead(provider.stream(request))
-        # Its task runs now, up to where it waits for the server (the request sent): the
-        # run's writes, in a store thread, would otherwise take the GIL from it meanwhile.
-        await asyncio.sleep(0)
-        return first_stream
 
     async def execute(self) -> Run:
         stop_watching = asyncio.Event()
@@ -227,8 +185,6 @@ class Runner(ModelStep, ToolCalls):
             log.exception("run %s failed unexpectedly", self.run.id)
             await self._fail("internal_error", f"{type(exc).__name__}: {exc}")
         finally:
-            if self._first_stream is not None:  # never taken: the run ended before its step
-                self._first_stream.cancel()
             stop_watching.set()
             await watcher
             release(self.run.id)
@@ -279,21 +235,20 @@ class Runner(ModelStep, ToolCalls):
     async def _drive(self) -> None:
         _, model_name = split_model(self.agent.model)
         provider = self.providers.get(self.agent.model)
-        if self._first_stream is None:
-            # The agent's MCP servers and approval rules are read from its definition now
-            # (they are not in checkpoints: server headers may hold secrets).
-            definition = await self.store.get_agent(self.agent.agent_id)
-            toolbox, cut = await self._unless_paused(
-                build_toolbox(
-                    self.agent.tools,
-                    definition.mcp_servers if definition else {},
-                    definition.approval if definition else {},
-                    self.mcp,
-                )
+        # The agent's MCP servers and approval rules are read from its definition now (they
+        # are not in checkpoints: server headers may hold secrets).
+        definition = await self.store.get_agent(self.agent.agent_id)
+        toolbox, cut = await self._unless_paused(
+            build_toolbox(
+                self.agent.tools,
+                definition.mcp_servers if definition else {},
+                definition.approval if definition else {},
+                self.mcp,
             )
-            if toolbox is None or cut:
-                return await self._pause()
-            self.toolbox = toolbox
+        )
+        if toolbox is None or cut:
+            return await self._pause()
+        self.toolbox = toolbox
         schemas = self.toolbox.schemas()  # once, not per step
         last = self.messages[-1] if self.messages else {}
         if self.mode == "resume" and last.get("role") == "assistant" and not last.get("tool_calls"):
@@ -322,8 +277,7 @@ class Runner(ModelStep, ToolCalls):
                     "(raise max_steps to allow more)"
                 )
             request = await self._start_step(model_name, schemas)
-            early, self._first_stream = self._first_stream, None
-            parts = early.take() if early is not None else provider.stream(request)
+            parts = provider.stream(request)
             # Closed however the step ends: cut short by a pause, its connection goes at once.
             async with contextlib.aclosing(parts):
                 response, cut = await self._unless_paused(self._stream(parts))

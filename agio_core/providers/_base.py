@@ -73,10 +73,6 @@ StreamPart = TextDelta | ModelResponse
 
 
 class Provider(Protocol):
-    # Whether a new run's first request is sent while the run is being stored (see
-    # `_readahead.py`): worth it where the first token is a network round trip away.
-    sends_first_request_early: bool
-
     def stream(self, request: ModelRequest) -> AsyncGenerator[StreamPart]:
         """Yield text as it arrives, then one `ModelResponse`; raise `ProviderError`."""
         ...

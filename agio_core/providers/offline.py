@@ -53,9 +53,6 @@ def _images_in(message: Message) -> int:
 
 
 class OfflineProvider:
-    # Its first token is computed here, at once: nothing to hide behind the run's start.
-    sends_first_request_early = False
-
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
 

@@ -208,8 +208,6 @@ async def _sse_payloads(body: AsyncIterator[bytes]) -> AsyncIterator[dict[str, A
 
 
 class OpenAIProvider:
-    sends_first_request_early = True
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # One client per configuration, kept for the life of the `Agio` that owns this

@@ -196,3 +196,16 @@ async def test_cancel_aborts_a_slow_stream(agio: Agio, fake_openai: FakeOpenAISe
     assert run.status == "cancelled"
     assert run.response is not None and run.response.startswith("w0 w1 w2")
     assert isinstance(event, RunCancelled) and event.reason == "enough"
+
+
+async def test_a_pause_mid_stream_closes_the_models_stream(
+    agio: Agio, fake_openai: FakeOpenAIServer
+) -> None:
+    fake_openai.queue(TextReply(tuple(f"w{i} " for i in range(200)), delay=0.05))
+    handle = await agio.start_chat("gpt", "go slowly")
+    async for event in handle.events():
+        if event.type == "content_delta":
+            break
+    assert (await handle.pause()).status == "paused"
+    # The server sees its client go at its next chunk, not when the stream would have ended.
+    await asyncio.to_thread(fake_openai.wait_for_clients_leaving, 1, 2.0)
