@@ -42,7 +42,7 @@ async def require_api_key(request: Request, credentials: Credentials) -> None:
         raise _missing_key()
 
 
-def request_key(credentials: Credentials) -> bytes | None:
+async def request_key(credentials: Credentials) -> bytes | None:  # async: see deps._agio
     """The API key the request authenticated with (None when the server has no keys)."""
     return credentials.credentials.encode() if credentials is not None else None
 

@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from ..service import Agio
 
 
-def _agio(request: Request) -> Agio:
+# Async although it awaits nothing: FastAPI runs a plain function dependency in a worker
+# thread, a hop (and a GIL handoff) for every request.
+async def _agio(request: Request) -> Agio:
     agio: Agio = request.app.state.agio
     return agio
 
