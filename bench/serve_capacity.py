@@ -13,11 +13,13 @@ Per backend and N, one JSON line: whether every stream completed (it ended with
 `run_completed` after all its tokens, and its run record says completed), events received
 per second, the p50/p99 *added delay* between tokens (the gap between two consecutive tokens of
 one stream as the client saw it, minus the pacing: what the server adds), the p50/p99 time to
-the first token, the server's CPU (% of one core over the measurement, all its processes, and
-per event delivered: what bounds N on a machine whose cores are shared) and peak resident
-memory. The client runs in this process (the server in its own) on uvloop with aiohttp (its
-C parser), counting tokens in each chunk it reads, so that it is cheap next to the server:
-its own CPU is reported too, as a client that cannot keep up would inflate the delays.
+the first token, the p99 added delay split in two (the gaps while some streams are still
+starting, and those after the last stream's first token), the server's CPU (% of one core
+over the measurement, all its processes, and per event delivered: what bounds N on a machine
+whose cores are shared) and peak resident memory. The client runs in this process (the
+server in its own) on uvloop with aiohttp (its C parser), counting tokens in each chunk it
+reads, so that it is cheap next to the server: its own CPU is reported too, as a client that
+cannot keep up would inflate the delays.
 
 The last line is `{"metric": "streams_at_50tps", "value": N}`: the largest N on TinyDB with
 every stream complete and a p99 added delay <= 50 ms (target: >= 500).
@@ -167,7 +169,16 @@ async def measure(
                 run = (await checker.get(f"/api/runs/{stream.run_id}")).json()
                 completed += run.get("status") == "completed"
     pace = delay_ms / 1000
-    added = [b - a - pace for s in streams for a, b in zip(s.tokens, s.tokens[1:], strict=False)]
+    # (arrival, added delay) of every token after a stream's first
+    gaps = [
+        (b, b - a - pace) for s in streams for a, b in zip(s.tokens, s.tokens[1:], strict=False)
+    ]
+    added = [gap for _, gap in gaps]
+    # Split at the last stream's first token: the gaps while runs are still being created
+    # (every start competes with the streams already going) and those after.
+    last_first = max((s.tokens[0] for s in streams if s.tokens), default=math.inf)
+    starting = [gap for at, gap in gaps if at <= last_first]
+    going = [gap for at, gap in gaps if at > last_first]
     firsts = [s.tokens[0] - s.started for s in streams if s.tokens]
     # Each token is one event; a stream also has run_started, step_started, two
     # checkpoint_created, usage and run_completed.
@@ -181,6 +192,8 @@ async def measure(
         "wall_s": round(wall, 2),
         "added_delay_p50_ms": round(percentile(added, 50) * 1000, 2),
         "added_delay_p99_ms": round(percentile(added, 99) * 1000, 2),
+        "added_delay_p99_while_starting_ms": round(percentile(starting, 99) * 1000, 2),
+        "added_delay_p99_after_ms": round(percentile(going, 99) * 1000, 2),
         "first_token_p50_ms": round(percentile(firsts, 50) * 1000, 1),
         "first_token_p99_ms": round(percentile(firsts, 99) * 1000, 1),
         "server_cpu_pct": round(100 * watch.cpu_s / wall, 1),
