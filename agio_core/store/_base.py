@@ -7,6 +7,8 @@ Rules every backend keeps:
 - `transition_run` is the only way to change a run's status from outside its owner: it is
   an atomic compare-and-set, so two processes can never both resume one run.
 - Events of one run are appended by one writer at a time (the run's owner) in `seq` order.
+- A checkpoint is never durable ahead of the events before it, nor a run record ahead of
+  the checkpoint it points at: `save_checkpoint` writes the three in that order.
 - `wait_for_events` and `wait_for_control` are optional: the defaults poll (sleep briefly);
   a backend that can be woken by other processes (PostgreSQL: LISTEN/NOTIFY) overrides them.
 """
