@@ -2,8 +2,8 @@
 
 Every file is written atomically (temp file, fsync, `os.replace`, fsync of the directory): a
 crash or a full disk leaves the previous version intact, and readers need no lock. Writers of
-one file hold a file lock, so concurrent processes lose nothing. A file that does
-not read as its model is damaged: a `StoreError` saying so, and how to move it aside.
+one file hold a file lock, so concurrent processes lose nothing. A file that does not read
+as its model is damaged: a `StoreError` saying so, and how to move it aside.
 
 Locks are `flock(2)` on a lock file opened for each hold: two holds conflict whether they
 are in two processes or two threads of one (each has its own open file description), and the
@@ -35,6 +35,7 @@ REPAIR_HINT = "`agio store check --repair` moves it aside"
 LOCK_TIMEOUT_S = 30.0
 # While a lock is held elsewhere, look again after this long, doubling up to the last.
 LOCK_POLL_S = (0.001, 0.05)
+LOCK_FILE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
 
 
 def store_error(exc: OSError, path: Path) -> StoreError:
@@ -109,12 +110,12 @@ def locked(lock_path: Path, *, make_folder: bool = False) -> Iterator[None]:
     missing folder is made with `make_folder`, else it means the run was deleted."""
     try:
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(lock_path, LOCK_FILE_FLAGS, 0o644)
         except FileNotFoundError:
             if not make_folder:  # its folder went away meanwhile: the run was deleted
                 raise RunDeleted from None
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(lock_path, LOCK_FILE_FLAGS, 0o644)
     except OSError as exc:  # the lock file cannot be made: a read-only or full store
         raise store_error(exc, lock_path) from exc
     try:
