@@ -20,12 +20,15 @@ from agio_cli.main import app
 
 # delay_ms 0: answers arrive at once. `slow` streams 50 words a second (for Ctrl-C and
 # streaming tests); `stepper` takes one calculator step per expression (for pause/resume).
+# Its max_steps is above the longest question's 2,000 steps: at ~4 ms a step, a run that hit
+# a lower limit could fail before a test's pause (1.5 s in, from a process that starts in
+# ~0.5 s) reached it, on a slow machine.
 AGENTS: dict[str, str] = {
     "fast": "model_params: {delay_ms: 0}\ntools: [calculator]\n",
     "slow": "model_params: {delay_ms: 20}\ntools: [calculator]\n",
     "stepper": (
         "model_params: {delay_ms: 0, parallel_tool_calls: false}\n"
-        "tools: [calculator]\nmax_steps: 500\n"
+        "tools: [calculator]\nmax_steps: 2500\n"
     ),
     "one-step": "model_params: {delay_ms: 0}\ntools: [calculator]\nmax_steps: 1\n",
 }
