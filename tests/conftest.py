@@ -9,6 +9,7 @@ group here, so its fixture starts once rather than once per worker.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,6 +18,13 @@ import pytest
 from fake_openai import FakeOpenAIServer
 
 from agio_core import Agio, Settings
+
+# A suite started as a background job (`cmd &` in a script) inherits an ignored SIGINT, and
+# so would every agio it starts: the Ctrl-C tests would then see Ctrl-C ignored, as a
+# background job rightly does. The processes the tests start stand for a terminal's
+# foreground: a handled SIGINT here becomes the default one in each program they exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its own modifyitems)
