@@ -25,6 +25,12 @@ STORE_EVERY_S = 0.1
 REST_TICK_S = 0.01  # a rest ends on the first such tick after its interval
 
 
+# A reader that coalesces tokens (`follow(coalesce_s=...)`) waits for no more than this many
+# to pile up: a fast model's tokens then go out in steady batches as they come, not in
+# bursts one tick apart that the reader's client would sit idle between.
+COALESCE_MAX_EVENTS = 64
+COALESCE_PHASES = 10
+
 # Stored events a live run keeps in memory for its readers: a reader further behind reads
 # the rest from the store, so a long stream's memory stays bounded (issue 13).
 TAIL_EVENTS = 4096
@@ -58,6 +64,8 @@ class EventLog:
         # While the writer rests between writes: resolving it makes the writer go on now.
         self._resting: asyncio.Future[None] | None = None
         self._flushing = 0  # callers of `flush()` waiting: the writer does not rest for them
+        # Readers letting tokens pile up: (the seq that ends the wait, the wait's future).
+        self._coalescing: list[tuple[int, asyncio.Future[None]]] = []
 
     def envelope(self) -> Envelope:
         """The numbering of the next event: `emit(ContentDelta(**log.envelope(), ...))`."""
@@ -77,6 +85,8 @@ class EventLog:
             self._ensure_writer()
         if self._waiters:
             self._notify()
+        if self._coalescing:
+            self._end_coalescing(urgent=event.type != "content_delta")
 
     def _ensure_writer(self) -> None:
         if self._writer is not None and not self._writer.done():
@@ -131,6 +141,7 @@ class EventLog:
     def close(self) -> None:
         self.closed = True
         self._notify()
+        self._end_coalescing(urgent=True)
 
     def _notify(self) -> None:
         if self._waiters:
@@ -139,11 +150,43 @@ class EventLog:
                     waiter.set_result(None)
             self._waiters = []
 
-    async def follow(self, after_seq: int) -> AsyncIterator[list[Event]]:
+    def _end_coalescing(self, *, urgent: bool) -> None:
+        waiting = []
+        for ends_at, wake in self._coalescing:
+            if wake.done():
+                continue
+            if urgent or self.seq >= ends_at:
+                wake.set_result(None)
+            else:
+                waiting.append((ends_at, wake))
+        self._coalescing = waiting
+
+    async def _coalesce(self, interval: float) -> None:
+        """Let tokens pile up for `interval`, until `COALESCE_MAX_EVENTS` of them have, or
+        until any other event comes."""
+        # On ticks a tenth of the interval, shared by the streams whose readers wrote at about
+        # the same moment: one timer per tick for hundreds of slow streams, and their writes
+        # spread over the interval. (All of them waking on the same tick made a burst of
+        # writes once per interval, the last ones late by the time the others took.)
+        wake = ticks(interval / COALESCE_PHASES).after(interval)
+        entry = (self.seq + COALESCE_MAX_EVENTS, wake)
+        self._coalescing.append(entry)
+        try:
+            await entry[1]
+        finally:
+            with contextlib.suppress(ValueError):
+                self._coalescing.remove(entry)
+
+    async def follow(self, after_seq: int, coalesce_s: float = 0.0) -> AsyncIterator[list[Event]]:
         """The events after `after_seq` (from this log's `first_seq` on) until the event that
         ends this stretch of the run (or the log closes without one), in batches of what
         piled up since the reader last looked. A reader that fell behind the tail kept in
-        memory reads what it missed from the store."""
+        memory reads what it missed from the store.
+
+        With `coalesce_s`, a batch that ends with a token is followed by a wait of at most
+        that long for more tokens (see `_coalesce`): a relay that writes each batch then
+        writes at most once per interval while a model streams slowly, in batches of
+        `COALESCE_MAX_EVENTS` while it streams fast, and any other event at once."""
         wanted = max(after_seq + 1, self.first_seq)
         while True:
             oldest = self.events[0].seq if self.events else self.seq + 1
@@ -167,6 +210,8 @@ class EventLog:
                     # the reader the run's last sync: its record, which says how it ended,
                     # was durable before this event was logged.
                     return
+                if coalesce_s and batch[-1].type == "content_delta" and not self.closed:
+                    await self._coalesce(coalesce_s)
                 continue  # more may have come while the reader was busy with this batch
             if self.closed:
                 return
@@ -223,16 +268,19 @@ class EventReader:
         self._get_run = get_run
 
     async def batches(
-        self, run_id: str, *, after_seq: int = 0, follow: bool = True
+        self, run_id: str, *, after_seq: int = 0, follow: bool = True, coalesce_s: float = 0.0
     ) -> AsyncGenerator[list[Event]]:
         """The run's events after `after_seq`, in batches of whatever was there to read;
-        with `follow`, wait for more until it stops.
+        with `follow`, wait for more until it stops. `coalesce_s` lets the tokens of a run
+        driven here pile up between batches (`EventLog.follow`); a run driven elsewhere
+        comes in the store's batches already.
 
         A finished run always ends with its terminal event: if its process died between
         recording the end and logging the event, the event is rebuilt from the run record.
         """
         last: Event | None = None
-        async for batch in self._logged(run_id, after_seq=after_seq, follow=follow):
+        batches = self._logged(run_id, after_seq=after_seq, follow=follow, coalesce_s=coalesce_s)
+        async for batch in batches:
             if batch:
                 last = batch[-1]
                 yield batch
@@ -252,7 +300,7 @@ class EventReader:
             yield [terminal_event(run, seq)]
 
     async def _logged(
-        self, run_id: str, *, after_seq: int = 0, follow: bool = True
+        self, run_id: str, *, after_seq: int = 0, follow: bool = True, coalesce_s: float = 0.0
     ) -> AsyncIterator[list[Event]]:
         log = self._live(run_id)
         if log is not None and follow:
@@ -262,7 +310,7 @@ class EventReader:
                 stored = await self.store.read_events(run_id, after_seq)
                 yield [event for event in stored if event.seq < log.first_seq]
                 after_seq = max(after_seq, log.first_seq - 1)
-            async for batch in log.follow(after_seq):
+            async for batch in log.follow(after_seq, coalesce_s):
                 yield batch
             return
         await self._get_run(run_id)
@@ -278,7 +326,8 @@ class EventReader:
                 yield await self.settled(run_id, run.status, after_seq)
                 return
             if self._live(run_id) is not None:  # started here meanwhile (resumed): follow it
-                async for batch in self._logged(run_id, after_seq=after_seq):
+                resumed = self._logged(run_id, after_seq=after_seq, coalesce_s=coalesce_s)
+                async for batch in resumed:
                     yield batch
                 return
             await self.store.wait_for_events(run_id, after_seq, EVENTS_WAIT_S)

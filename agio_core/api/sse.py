@@ -17,7 +17,6 @@ import anyio
 from sse_starlette import EventSourceResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._ticks import ticks
 from ..errors import AgioError
 from ..events import EVENT_ADAPTER, EVENT_TYPES, Event
 from ..service import Agio
@@ -26,11 +25,12 @@ from .schemas import OnDisconnect
 
 log = logging.getLogger("agio.api")
 
-# While tokens stream, at most one write per stream this often: a model streaming faster
-# than this has its tokens sent in batches (a write, through sse-starlette, the ASGI stack
-# and the socket, costs more than a token); the first token and every other event are
-# written at once. 30 ms: at 50 tokens/s one or two tokens a write, never more than 30 ms
-# late (bench/serve_capacity.py).
+# While tokens stream, at most one write per stream this often, unless enough tokens piled up
+# for a write of their own (`COALESCE_MAX_EVENTS`): a model streaming slowly has its tokens
+# sent one or two a write (a write, through sse-starlette, the ASGI stack and the socket,
+# costs more than a token), one streaming fast in steady batches; the first token and every
+# other event are written at once. 30 ms: at 50 tokens/s one or two tokens a write, never
+# more than 30 ms late (bench/serve_capacity.py).
 SEND_INTERVAL_S = 0.03
 
 # OpenAPI < 3.2: the `schema` of an event stream describes one event; `data:` is the event's
@@ -197,18 +197,14 @@ def event_stream(
     shutting_down = anyio.Event()
 
     async def frames() -> AsyncIterator[bytes]:
-        batches = agio.event_batches(run_id, after_seq=after_seq, follow=follow)
+        batches = agio.event_batches(
+            run_id, after_seq=after_seq, follow=follow, coalesce_s=SEND_INTERVAL_S
+        )
         ended = False
         try:
             async with contextlib.aclosing(batches):
                 async for batch in batches:
                     yield b"".join([encode(event) for event in batch])
-                    if batch[-1].type == "content_delta":
-                        # Tokens come fast: let the next ones pile up until the next tick,
-                        # one timer for all the streams waiting, not one each (500 streams:
-                        # 33 timers a second instead of 16,000). At most one write per tick,
-                        # and a token is never more than an interval late.
-                        await ticks(SEND_INTERVAL_S).after(0)
             ended = True
         finally:
             if not ended and on_disconnect == "cancel" and not shutting_down.is_set():

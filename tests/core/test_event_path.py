@@ -86,6 +86,77 @@ async def test_a_reader_that_goes_away_does_not_stop_the_others(store: TinyDBSto
     await log.flush()
 
 
+async def test_a_coalescing_reader_gets_tokens_in_batches_and_anything_else_at_once(
+    store: TinyDBStore,
+) -> None:
+    run = await new_run(store)
+    log = engine.EventLog(run.id, store, last_seq=0)
+    batches: list[list[int]] = []
+    arrived = asyncio.Event()
+
+    async def read() -> None:
+        # An interval no test waits out: only a pile of tokens or another event ends a wait.
+        async for batch in log.follow(0, coalesce_s=3600.0):
+            batches.append([e.seq for e in batch])
+            arrived.set()
+
+    async def emit_tokens(count: int) -> None:
+        for _ in range(count):
+            await log.emit(ContentDelta(**log.envelope(), content="w ", step=1))
+
+    async def next_batch() -> list[int]:
+        await asyncio.wait_for(arrived.wait(), 10)
+        arrived.clear()
+        return batches[-1]
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0)
+    await emit_tokens(1)
+    assert await next_batch() == [1]  # the first token at once
+    await emit_tokens(engine.COALESCE_MAX_EVENTS - 1)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(batches) == 1  # fewer than a pile: they wait for the tick
+    await emit_tokens(1)
+    assert await next_batch() == list(range(2, engine.COALESCE_MAX_EVENTS + 2))
+    await emit_tokens(3)
+    await log.emit(StepStarted(**log.envelope(), step=2))  # not a token: no more waiting
+    last = engine.COALESCE_MAX_EVENTS + 5
+    assert await next_batch() == list(range(last - 3, last + 1))
+    await emit_tokens(1)
+    assert await next_batch() == [last + 1]  # after another event, a token goes at once
+    await emit_tokens(2)
+    log.close()  # a log that closes ends the wait too: what piled up is read, then the end
+    await asyncio.wait_for(reader, 10)
+    assert batches[-1] == [last + 2, last + 3]
+    assert log._coalescing == []
+    await log.flush()
+
+
+async def test_a_reader_that_goes_away_while_coalescing_leaves_nothing_behind(
+    store: TinyDBStore,
+) -> None:
+    run = await new_run(store)
+    log = engine.EventLog(run.id, store, last_seq=0)
+
+    async def read() -> None:
+        async for _ in log.follow(0, coalesce_s=3600.0):
+            pass
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0)
+    await log.emit(ContentDelta(**log.envelope(), content="w ", step=1))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert len(log._coalescing) == 1  # waiting for more tokens
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    assert log._coalescing == []
+    await log.emit(ContentDelta(**log.envelope(), content="w ", step=1))  # wakes no one
+    await log.flush()
+
+
 def open_event_logs() -> int:
     count = 0
     for fd in os.listdir("/proc/self/fd"):
