@@ -29,7 +29,6 @@ REST_TICK_S = 0.01  # a rest ends on the first such tick after its interval
 # to pile up: a fast model's tokens then go out in steady batches as they come, not in
 # bursts one tick apart that the reader's client would sit idle between.
 COALESCE_MAX_EVENTS = 64
-COALESCE_PHASES = 10
 
 # Stored events a live run keeps in memory for its readers: a reader further behind reads
 # the rest from the store, so a long stream's memory stays bounded (issue 13).
@@ -86,7 +85,7 @@ class EventLog:
         if self._waiters:
             self._notify()
         if self._coalescing:
-            self._end_coalescing(urgent=event.type != "content_delta")
+            self._end_coalescing(urgent=event.type in STREAM_END_EVENTS)
 
     def _ensure_writer(self) -> None:
         if self._writer is not None and not self._writer.done():
@@ -151,6 +150,8 @@ class EventLog:
             self._waiters = []
 
     def _end_coalescing(self, *, urgent: bool) -> None:
+        if not urgent and self.seq < self._coalescing[0][0]:
+            return  # the usual case while tokens stream: the oldest wait ends first
         waiting = []
         for ends_at, wake in self._coalescing:
             if wake.done():
@@ -162,14 +163,16 @@ class EventLog:
         self._coalescing = waiting
 
     async def _coalesce(self, interval: float) -> None:
-        """Let tokens pile up for `interval`, until `COALESCE_MAX_EVENTS` of them have, or
-        until any other event comes."""
-        # On ticks a tenth of the interval, shared by the streams whose readers wrote at about
-        # the same moment: one timer per tick for hundreds of slow streams, and their writes
-        # spread over the interval. (All of them waking on the same tick made a burst of
-        # writes once per interval, the last ones late by the time the others took.)
-        wake = ticks(interval / COALESCE_PHASES).after(interval)
-        entry = (self.seq + COALESCE_MAX_EVENTS, wake)
+        """Let events pile up until the next shared tick of `interval`, until
+        `COALESCE_MAX_EVENTS` have, or until the event that ends the stream comes (the end
+        of an answer is not held back for a tick; the usage and checkpoint just before it
+        go out with it)."""
+        # On a tick shared by every stream: one timer per tick for hundreds of slow streams,
+        # and a deadline that does not move when the loop is late. (A wait of a whole
+        # interval from each reader's last write, on finer ticks, spread the writes but let
+        # a busy loop's lateness add up from one write to the next: p99 added delay at 500
+        # streams 84-121 ms against 41-85, bench/serve_capacity.py.)
+        entry = (self.seq + COALESCE_MAX_EVENTS, ticks(interval).after(0))
         self._coalescing.append(entry)
         try:
             await entry[1]
@@ -184,9 +187,9 @@ class EventLog:
         memory reads what it missed from the store.
 
         With `coalesce_s`, a batch that ends with a token is followed by a wait of at most
-        that long for more tokens (see `_coalesce`): a relay that writes each batch then
+        that long for more events (see `_coalesce`): a relay that writes each batch then
         writes at most once per interval while a model streams slowly, in batches of
-        `COALESCE_MAX_EVENTS` while it streams fast, and any other event at once."""
+        `COALESCE_MAX_EVENTS` while it streams fast, and the stream's end at once."""
         wanted = max(after_seq + 1, self.first_seq)
         while True:
             oldest = self.events[0].seq if self.events else self.seq + 1

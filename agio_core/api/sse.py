@@ -25,11 +25,11 @@ from .schemas import OnDisconnect
 
 log = logging.getLogger("agio.api")
 
-# While tokens stream, at most one write per stream this often, unless enough tokens piled up
+# While tokens stream, at most one write per stream this often, unless enough events piled up
 # for a write of their own (`COALESCE_MAX_EVENTS`): a model streaming slowly has its tokens
 # sent one or two a write (a write, through sse-starlette, the ASGI stack and the socket,
-# costs more than a token), one streaming fast in steady batches; the first token and every
-# other event are written at once. 30 ms: at 50 tokens/s one or two tokens a write, never
+# costs more than a token), one streaming fast in steady batches; the first token and the
+# stream's end are written at once. 30 ms: at 50 tokens/s one or two tokens a write, never
 # more than 30 ms late (bench/serve_capacity.py).
 SEND_INTERVAL_S = 0.03
 

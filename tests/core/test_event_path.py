@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agio_core import Agio, ContentDelta, Run, Settings, StepStarted
+from agio_core import Agio, ContentDelta, Run, RunPaused, Settings, StepStarted
 from agio_core import _eventlog as engine
 from agio_core.events import Event
 from agio_core.ids import new_run_id
@@ -86,7 +86,7 @@ async def test_a_reader_that_goes_away_does_not_stop_the_others(store: TinyDBSto
     await log.flush()
 
 
-async def test_a_coalescing_reader_gets_tokens_in_batches_and_anything_else_at_once(
+async def test_a_coalescing_reader_gets_tokens_in_batches_and_the_end_at_once(
     store: TinyDBStore,
 ) -> None:
     run = await new_run(store)
@@ -95,7 +95,7 @@ async def test_a_coalescing_reader_gets_tokens_in_batches_and_anything_else_at_o
     arrived = asyncio.Event()
 
     async def read() -> None:
-        # An interval no test waits out: only a pile of tokens or another event ends a wait.
+        # An interval no test waits out: only a pile of events or the end ends a wait.
         async for batch in log.follow(0, coalesce_s=3600.0):
             batches.append([e.seq for e in batch])
             arrived.set()
@@ -109,27 +109,47 @@ async def test_a_coalescing_reader_gets_tokens_in_batches_and_anything_else_at_o
         arrived.clear()
         return batches[-1]
 
+    async def nothing_read_yet() -> bool:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return not arrived.is_set()
+
     reader = asyncio.create_task(read())
     await asyncio.sleep(0)
     await emit_tokens(1)
     assert await next_batch() == [1]  # the first token at once
     await emit_tokens(engine.COALESCE_MAX_EVENTS - 1)
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert len(batches) == 1  # fewer than a pile: they wait for the tick
+    assert await nothing_read_yet()  # fewer than a pile: they wait for the tick
     await emit_tokens(1)
     assert await next_batch() == list(range(2, engine.COALESCE_MAX_EVENTS + 2))
-    await emit_tokens(3)
-    await log.emit(StepStarted(**log.envelope(), step=2))  # not a token: no more waiting
+    await emit_tokens(2)
+    await log.emit(StepStarted(**log.envelope(), step=2))  # neither a pile nor the end
+    assert await nothing_read_yet()
+    await log.emit(RunPaused(**log.envelope()))  # the end of this stretch: at once
     last = engine.COALESCE_MAX_EVENTS + 5
     assert await next_batch() == list(range(last - 3, last + 1))
-    await emit_tokens(1)
-    assert await next_batch() == [last + 1]  # after another event, a token goes at once
-    await emit_tokens(2)
-    log.close()  # a log that closes ends the wait too: what piled up is read, then the end
-    await asyncio.wait_for(reader, 10)
-    assert batches[-1] == [last + 2, last + 3]
+    await asyncio.wait_for(reader, 10)  # which ends the stream
     assert log._coalescing == []
+    await log.flush()
+
+
+async def test_a_log_that_closes_ends_a_coalescing_wait(store: TinyDBStore) -> None:
+    run = await new_run(store)
+    log = engine.EventLog(run.id, store, last_seq=0)
+    batches: list[list[int]] = []
+
+    async def read() -> None:
+        async for batch in log.follow(0, coalesce_s=3600.0):
+            batches.append([e.seq for e in batch])
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0)
+    for _ in range(3):
+        await log.emit(ContentDelta(**log.envelope(), content="w ", step=1))
+        await asyncio.sleep(0)
+    log.close()  # no end event (e.g. the process shuts down): what piled up, then the end
+    await asyncio.wait_for(reader, 10)
+    assert [seq for batch in batches for seq in batch] == [1, 2, 3]
     await log.flush()
 
 
