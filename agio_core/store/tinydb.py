@@ -53,14 +53,18 @@ from ._tinydb_listing import RunListing
 T = TypeVar("T")
 log = logging.getLogger("agio.store")
 # Threads for the store's blocking writes, its own pool rather than the loop's default (as
-# many as CPUs + 4): most of a write is waiting on fsync, and concurrent fsyncs overlap
-# (the kernel commits those of concurrent writers together). Not more: each thread also
-# runs Python (records dumped, locks, paths) and so takes the GIL from the event loop; with
-# 32, 250 runs starting at once in `agio serve` delayed the tokens of the runs already
-# streaming by 120 ms (p99, bench/serve_capacity.py), with 8 by 35 ms, for about the same
-# median time to their first token. The run listing's appends are committed together
-# however many threads wait.
-IO_THREADS = 8
+# many as CPUs + 4): most of a write is waiting on fsync, which a thread does without the GIL.
+# Few: each thread also runs Python between its system calls (records dumped, locks, paths),
+# and every thread that wants the GIL back takes it from the event loop, which then waits to
+# get it again (futex calls per short run: ~580 with 8 threads). 500 chats at once in `agio
+# serve` (bench/serve_capacity.py): p99 added delay between tokens 51-62 ms with 8 threads,
+# 46-56 with 4, 26-30 with 3, 17-27 with 2, 20-32 with 1 (750 chats: 26-32 ms with 1 to 3);
+# CPU per short chat (user + sys) 7.7 ms with 8, 5.5 with 2. Fewer threads make a burst of
+# runs wait longer for their creation (first token p99 of 500 chats at once: 2.5 s with 8,
+# 3.5-5.3 s with 2; the median ~1.6 s either way). Two, not one: a write that waits (a lock
+# another process holds, a slow disk) does not hold up every other. The run listing's appends
+# are committed together however many threads wait.
+IO_THREADS = 2
 
 
 class TinyDBStore(Store):
