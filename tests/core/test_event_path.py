@@ -34,6 +34,14 @@ async def store(home: Path) -> TinyDBStore:
     await store.close()
 
 
+# A coalescing interval no test waits out: only a pile of events or the end ends a wait.
+NEVER_S = 3600.0
+
+
+async def new_log(store: TinyDBStore) -> engine.EventLog:
+    return engine.EventLog((await new_run(store)).id, store, last_seq=0)
+
+
 def stored_lines(store: TinyDBStore, run_id: str) -> int:
     path = store.runs_dir / run_id / "events.jsonl"
     return len(path.read_bytes().splitlines()) if path.exists() else 0
@@ -89,14 +97,12 @@ async def test_a_reader_that_goes_away_does_not_stop_the_others(store: TinyDBSto
 async def test_a_coalescing_reader_gets_tokens_in_batches_and_the_end_at_once(
     store: TinyDBStore,
 ) -> None:
-    run = await new_run(store)
-    log = engine.EventLog(run.id, store, last_seq=0)
+    log = await new_log(store)
     batches: list[list[int]] = []
     arrived = asyncio.Event()
 
     async def read() -> None:
-        # An interval no test waits out: only a pile of events or the end ends a wait.
-        async for batch in log.follow(0, coalesce_s=3600.0):
+        async for batch in log.follow(0, coalesce_s=NEVER_S):
             batches.append([e.seq for e in batch])
             arrived.set()
 
@@ -134,12 +140,11 @@ async def test_a_coalescing_reader_gets_tokens_in_batches_and_the_end_at_once(
 
 
 async def test_a_log_that_closes_ends_a_coalescing_wait(store: TinyDBStore) -> None:
-    run = await new_run(store)
-    log = engine.EventLog(run.id, store, last_seq=0)
+    log = await new_log(store)
     batches: list[list[int]] = []
 
     async def read() -> None:
-        async for batch in log.follow(0, coalesce_s=3600.0):
+        async for batch in log.follow(0, coalesce_s=NEVER_S):
             batches.append([e.seq for e in batch])
 
     reader = asyncio.create_task(read())
@@ -156,11 +161,10 @@ async def test_a_log_that_closes_ends_a_coalescing_wait(store: TinyDBStore) -> N
 async def test_a_reader_that_goes_away_while_coalescing_leaves_nothing_behind(
     store: TinyDBStore,
 ) -> None:
-    run = await new_run(store)
-    log = engine.EventLog(run.id, store, last_seq=0)
+    log = await new_log(store)
 
     async def read() -> None:
-        async for _ in log.follow(0, coalesce_s=3600.0):
+        async for _ in log.follow(0, coalesce_s=NEVER_S):
             pass
 
     reader = asyncio.create_task(read())
