@@ -282,8 +282,8 @@ class Agio:
         self, run_id: str, *, after_seq: int = 0, follow: bool = True, coalesce_s: float = 0.0
     ) -> AsyncGenerator[list[Event]]:
         """`events()`, in batches of whatever was there to read: a relay that writes each
-        batch at once pays per batch, not per token. With `coalesce_s`, tokens pile up for
-        up to that long between batches (any other event ends the wait)."""
+        batch at once pays per batch, not per token. With `coalesce_s`, the events after a
+        batch of tokens pile up for up to that long (or until 64 have, or the stream ends)."""
         return self._events.batches(
             run_id, after_seq=after_seq, follow=follow, coalesce_s=coalesce_s
         )
