@@ -22,7 +22,7 @@ reported, never silently retried, because the user has already seen part of the 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import openai
@@ -185,21 +185,29 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-async def _sse_payloads(body: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of a chat-completions SSE body, up to `data: [DONE]`.
+class _SSEPayloads:
+    """The JSON objects of a chat-completions SSE body, up to `data: [DONE]`, from its raw
+    bytes as they come.
 
-    Split by hand from the raw bytes: the SDK's and httpx's line iterators stack three
-    generators and a text decoder per line, a third of the cost of relaying a token.
+    Split by hand: the SDK's and httpx's line iterators stack three generators and a text
+    decoder per line, a third of the cost of relaying a token. Fed one network read at a time
+    and iterated synchronously within it: an async generator yielding each chunk cost a
+    suspension and a resumption per token on top.
     """
-    pending = b""
-    async for data in body:
-        lines = (pending + data).split(b"\n")
-        pending = lines.pop()
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self.done = False  # `data: [DONE]` came: nothing after it is read
+
+    def feed(self, data: bytes) -> Iterator[dict[str, Any]]:
+        lines = (self._pending + data).split(b"\n")
+        self._pending = lines.pop()
         for line in lines:
             if not line.startswith(b"data:"):
                 continue
             payload = line[5:].strip()
             if payload == b"[DONE]":
+                self.done = True
                 return
             chunk = pydantic_core.from_json(payload)  # a third of json.loads' time
             if not isinstance(chunk, dict):
@@ -285,24 +293,30 @@ class OpenAIProvider:
                 stream_options={"include_usage": True},
                 **extra,
             ) as response:
-                async for chunk in _sse_payloads(response.http_response.aiter_bytes()):
-                    chunks += 1
-                    if error := chunk.get("error"):
-                        message = one_line(message_in(error) or str(error))
-                        raise ProviderError(f"the model stream failed: {message}", "stream_error")
-                    if reported := chunk.get("usage"):
-                        usage = Usage(
-                            _count(reported.get("prompt_tokens")),
-                            _count(reported.get("completion_tokens")),
-                        )
-                    for choice in chunk.get("choices") or ():
-                        delta = choice.get("delta") or {}
-                        if text := delta.get("content"):
-                            content.append(text)
-                            yield TextDelta(text)
-                        for fragment in delta.get("tool_calls") or ():
-                            assembler.add(fragment)
-                        finish_reason = choice.get("finish_reason") or finish_reason
+                payloads = _SSEPayloads()
+                async for data in response.http_response.aiter_bytes():
+                    for chunk in payloads.feed(data):
+                        chunks += 1
+                        if error := chunk.get("error"):
+                            message = one_line(message_in(error) or str(error))
+                            raise ProviderError(
+                                f"the model stream failed: {message}", "stream_error"
+                            )
+                        if reported := chunk.get("usage"):
+                            usage = Usage(
+                                _count(reported.get("prompt_tokens")),
+                                _count(reported.get("completion_tokens")),
+                            )
+                        for choice in chunk.get("choices") or ():
+                            delta = choice.get("delta") or {}
+                            if text := delta.get("content"):
+                                content.append(text)
+                                yield TextDelta(text)
+                            for fragment in delta.get("tool_calls") or ():
+                                assembler.add(fragment)
+                            finish_reason = choice.get("finish_reason") or finish_reason
+                    if payloads.done:
+                        break
         except ProviderError as exc:
             raise self._redacted(exc) from exc
         except openai.OpenAIError as exc:
