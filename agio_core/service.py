@@ -283,7 +283,8 @@ class Agio:
     ) -> AsyncGenerator[list[Event]]:
         """`events()`, in batches of whatever was there to read: a relay that writes each
         batch at once pays per batch, not per token. With `coalesce_s`, the events after a
-        batch of tokens pile up for up to that long (or until 64 have, or the stream ends)."""
+        batch of tokens pile up for up to that long (or until `COALESCE_MAX_EVENTS` have, or
+        the stream ends: `EventLog.follow`)."""
         return self._events.batches(
             run_id, after_seq=after_seq, follow=follow, coalesce_s=coalesce_s
         )

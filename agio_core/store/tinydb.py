@@ -59,11 +59,13 @@ log = logging.getLogger("agio.store")
 # get it again (futex calls per short run: ~580 with 8 threads). 500 chats at once in `agio
 # serve` (bench/serve_capacity.py): p99 added delay between tokens 51-62 ms with 8 threads,
 # 46-56 with 4, 26-30 with 3, 17-27 with 2, 20-32 with 1 (750 chats: 26-32 ms with 1 to 3);
-# CPU per short chat (user + sys) 7.7 ms with 8, 5.5 with 2. Fewer threads make a burst of
-# runs wait longer for their creation (first token p99 of 500 chats at once: 2.5 s with 8,
-# 3.5-5.3 s with 2; the median ~1.6 s either way). Two, not one: a write that waits (a lock
-# another process holds, a slow disk) does not hold up every other. The run listing's appends
-# are committed together however many threads wait.
+# CPU per short chat (user + sys) 7.7 ms with 8, 5.5 with 2. The price: a burst of runs
+# waits longer for their creation (first token p99 of 500 chats at once: 2.5-3.0 s with 8,
+# 3.5-6.0 s with 2; the median ~1.6 s either way), and under heavy mixed load a control
+# request queues behind the writes ahead of it (bench/load_test.py, 16 users: cancel p50
+# 55-80 ms with 8, 118-139 with 2; docs/performance.md, round 5). Two, not one: a write that
+# waits (a lock another process holds, a slow disk) does not hold up every other. The run
+# listing's appends are committed together however many threads wait.
 IO_THREADS = 2
 
 
