@@ -1,7 +1,8 @@
 """Keeping the embedded store consistent after crashes and damage.
 
 `reconcile`: a run's record (`run.json`) and its listing line (`runs.jsonl`) are written in
-two steps, record first, so a crash in between leaves the listing behind the record (a run
+two steps, record first (and only the record fsynced), so a crash in between, or a crash of
+the machine that takes the listing's last lines, leaves the listing behind the record (a run
 listed `running` whose record says `completed`; a finished run rewound in place, listed
 `completed` while its record says `running`), or the run not listed at all; a crash while a
 run is created can leave a folder with no record. Reconciling appends the record's line
@@ -87,7 +88,10 @@ def reconcile(store: TinyDBStore, half_created_after_s: float = HALF_CREATED_AFT
         with store.listing.locked():
             store.listing.compact(drop=gone)
         fixed += len(gone)
-    with contextlib.suppress(OSError):  # a read-only store: read them again next time
+    with contextlib.suppress(OSError, StoreError):  # read-only: read them again next time
+        # Appends to the listing are not fsynced (`RunListing`): a record this stamp says
+        # was seen must not keep a line that a crash of the machine could still take.
+        store.listing.sync()
         stamp.touch()
         os.utime(stamp, ns=(started, started))
     return fixed

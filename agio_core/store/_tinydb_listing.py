@@ -45,9 +45,12 @@ def listing_entry(line: bytes) -> dict[str, Any]:
 
 
 class RunListing:
-    """The listing of one store. Appends of concurrent threads are committed together: one
-    thread at a time writes every line waiting and fsyncs once for all of them, and each
-    append returns once its own line is durable (or raises if its batch could not be)."""
+    """The listing of one store. An append goes to the file, not to the disk: the listing
+    is an index of the run records, each of which is durable before its line is appended,
+    and what a crash of the machine takes of its last lines is appended again from the
+    records when the store next opens (`_tinydb_check.reconcile`, which makes the listing
+    durable before it says which records it has seen). A run's creation and each of its
+    status changes therefore wait for one fsync less."""
 
     def __init__(self, path: Path, lock_path: Path, skipped: Callable[[str], None]) -> None:
         self.path = path
@@ -58,66 +61,31 @@ class RunListing:
         # This process's threads queue here for the file lock: a thread that waits on the
         # file lock itself polls it (open, flock, close, sleep), and wakes late.
         self._thread_lock = threading.RLock()
-        self._batching = threading.Condition()  # guards the fields below
-        self._waiting: list[tuple[int, bytes]] = []  # (ticket, line) not yet taken to write
-        self._tickets = 0
-        self._writing = False  # a thread is writing a batch
-        self._durable = 0  # every line up to this ticket is written and fsynced...
-        self._failed: dict[int, BaseException] = {}  # ...except these, whose batch failed
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """The listing's (and agent index's) lock. Never `append` while holding it: the
-        append may wait for another thread's batch, whose writer needs this lock."""
+        """The listing's (and agent index's) lock."""
         with self._thread_lock, locked(self.lock_path, make_folder=True):
             yield
 
     def append(self, run: Run) -> None:
-        """Log the run's listing fields, durably. Called with the run's lock held, so the
-        listing sees a run's changes in the order they were made."""
+        """Log the run's listing fields (see the class: not fsynced). Called with the run's
+        lock held, so the listing sees a run's changes in the order they were made."""
         # Only the listed fields dumped: a whole run (its input, its metrics) costs more.
         line = run.model_dump_json(include=set(INDEX_FIELDS)) + "\n"
-        with self._batching:
-            self._tickets += 1
-            ticket = self._tickets
-            self._waiting.append((ticket, line.encode()))
-            while ticket > self._durable and self._writing:
-                self._batching.wait()
-            batch: list[tuple[int, bytes]] = []
-            if ticket > self._durable:  # not taken by the last batch: this thread writes
-                self._writing = True
-                batch, self._waiting = self._waiting, []
-        if batch:
-            self._commit(batch)
-        with self._batching:
-            failure = self._failed.pop(ticket, None)
-        if failure is not None:
-            raise failure
+        with self.locked():
+            append_lines(self.path, line.encode(), durable=False)
+            self._appends += 1
+            if self._appends >= self.compact_every:
+                self._compact_now()
 
-    def _commit(self, batch: list[tuple[int, bytes]]) -> None:
-        """Write and fsync `batch` (lines in the order they came), then wake its appends."""
-        failure: BaseException | None = None
-        try:
-            with self.locked():
-                append_lines(self.path, b"".join(line for _, line in batch), durable=True)
-                self._appends += len(batch)
-                if self._appends >= self.compact_every:
-                    self._compact_now()
-        except BaseException as exc:  # each append of the batch raises it
-            failure = exc
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            with self._batching:
-                if failure is not None:
-                    self._failed.update((ticket, failure) for ticket, _ in batch)
-                self._durable = batch[-1][0]
-                self._writing = False
-                self._batching.notify_all()
+    def sync(self) -> None:
+        """Make every line appended so far durable."""
+        append_lines(self.path, b"", durable=True)
 
     def _compact_now(self) -> None:
-        # The lines are durable already: a compaction that fails (it leaves the listing as
-        # it was) fails none of their appends, and is tried again after the next batch.
+        # The lines are written already: a compaction that fails (it leaves the listing as
+        # it was) fails none of their appends, and is tried again after the next append.
         try:
             self.compact()
             self._appends = 0

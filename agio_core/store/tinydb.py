@@ -64,8 +64,7 @@ log = logging.getLogger("agio.store")
 # 3.5-6.0 s with 2; the median ~1.6 s either way), and under heavy mixed load a control
 # request queues behind the writes ahead of it (bench/load_test.py, 16 users: cancel p50
 # 55-80 ms with 8, 118-139 with 2; docs/performance.md, round 5). Two, not one: a write that
-# waits (a lock another process holds, a slow disk) does not hold up every other. The run
-# listing's appends are committed together however many threads wait.
+# waits (a lock another process holds, a slow disk) does not hold up every other.
 IO_THREADS = 2
 
 

@@ -13,6 +13,7 @@ import tracemalloc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from agio_core import Agio, Settings
 from agio_core.agents import Agent
 from agio_core.errors import StoreError
-from agio_core.ids import new_run_id
+from agio_core.ids import checkpoint_id, new_run_id
 from agio_core.runs import Run
 from agio_core.store import _tinydb_files
 from agio_core.store._tinydb_files import RunDeleted, locked, write_atomic
@@ -116,28 +117,8 @@ def _listing_run(session: str, status: str = "running") -> Run:
     return Run(id=new_run_id(), agent_id="a", session_id=session, input="x", status=status)
 
 
-def _slow_counted_fsyncs(monkeypatch: pytest.MonkeyPatch, fail: threading.Event) -> list[int]:
-    """os.fsync slowed down (so that appends queue behind one another) and counted; while
-    `fail` is set it fails as a full disk does."""
-    fsyncs: list[int] = []
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        fsyncs.append(fd)
-        time.sleep(0.02)
-        if fail.is_set():
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return fsyncs
-
-
-def test_concurrent_listing_appends_share_an_fsync_and_keep_each_runs_order(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_concurrent_listing_appends_keep_each_runs_order_in_whole_lines(home: Path) -> None:
     listing = TinyDBStore(home).listing
-    fsyncs = _slow_counted_fsyncs(monkeypatch, threading.Event())
     runs = [_listing_run(f"ses_{i}") for i in range(40)]
 
     def create_then_complete(run: Run) -> None:
@@ -153,33 +134,122 @@ def test_concurrent_listing_appends_share_an_fsync_and_keep_each_runs_order(
             "running",
             "completed",
         ]
-    assert len(fsyncs) < len(lines) / 2  # committed together: 80 lines, far fewer fsyncs
     assert {e["id"]: e["status"] for _, e in listing.latest()} == {r.id: "completed" for r in runs}
 
 
-def test_every_append_of_a_batch_that_could_not_be_made_durable_fails(
+def test_a_listing_append_the_full_disk_refused_fails_and_leaves_whole_lines(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     listing = TinyDBStore(home).listing
-    fail = threading.Event()
-    _slow_counted_fsyncs(monkeypatch, fail)
-    fail.set()
-    runs = [_listing_run(f"ses_{i}") for i in range(12)]
+    first = _listing_run("ses_first")
+    listing.append(first)
+    real_write = os.write
 
-    def append(run: Run) -> str:
-        try:
-            listing.append(run)
-        except StoreError as exc:
-            return exc.message
-        return "durable"
+    def half_then_full(fd: int, data: bytes | memoryview) -> int:
+        if len(data) > 1:  # the disk fills up in the middle of the line
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    with ThreadPoolExecutor(6) as pool:
-        outcomes = list(pool.map(append, runs))
-    assert all("disk full" in outcome for outcome in outcomes), outcomes
-    fail.clear()
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(StoreError, match="disk full"):
+        listing.append(_listing_run("ses_refused"))
+    monkeypatch.setattr(os, "write", real_write)
     later = _listing_run("ses_later")
     listing.append(later)  # the store works again once the disk has room
-    assert later.id in {e["id"] for _, e in listing.latest()}
+    assert [e["id"] for _, e in listing.latest()] == [later.id, first.id]
+    assert all(json.loads(line) for line in read_lines(listing.path))
+
+
+def _durability_trace(monkeypatch: pytest.MonkeyPatch, home: Path) -> list[str]:
+    """What the store makes durable, in order: `fsync <path>` (a temp file by its final
+    name), `replace <path>`, `write <path>` (appends), paths relative to `home`."""
+    trace: list[str] = []
+    real_fsync, real_replace, real_write = os.fsync, os.replace, os.write
+
+    def name(path: str) -> str:
+        relative = os.path.relpath(path, home)
+        folder, base = os.path.split(relative)
+        if base.startswith(".") and base.endswith(".tmp"):  # `.run.json.abc123.tmp`
+            base = base[1:].rsplit(".", 2)[0]
+        return os.path.join(folder, base) if folder else base
+
+    def fsync(fd: int) -> None:
+        trace.append("fsync " + name(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        trace.append("replace " + name(str(target)))
+        real_replace(source, target)
+
+    def write(fd: int, data: bytes | memoryview) -> int:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.startswith(str(home)):
+            trace.append("write " + name(path))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "write", write)
+    return trace
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+async def test_a_record_is_durable_only_after_what_it_points_at(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file a record refers to, and its folder entry, is synced before the record
+    replaces the old one; the listing line comes after the record, and is not fsynced."""
+    async with Agio(Settings(home=home)) as agio:
+        trace = _durability_trace(monkeypatch, home)
+        run = await agio.chat("assistant", "count to 2")
+    run_dir = f"runs/{run.id}"
+    first = f"{run_dir}/checkpoints/{checkpoint_id(run.id, 0)}.json"
+    # The run's creation: its first checkpoint, then its record.
+    creation = trace[trace.index(f"fsync {first}") : trace.index("write runs.jsonl") + 1]
+    assert creation == [
+        f"fsync {first}",
+        f"replace {first}",
+        f"fsync {run_dir}/checkpoints",
+        f"fsync {run_dir}/run.json",
+        f"replace {run_dir}/run.json",
+        f"fsync {run_dir}",
+        "write runs.jsonl",
+    ]
+    # Its end: the events, the last checkpoint, then the record that points at it.
+    last = run.last_checkpoint_id
+    ending = trace[trace.index(f"fsync {run_dir}/checkpoints/{last}.json") - 1 :]
+    assert ending[:8] == [
+        f"fsync {run_dir}/events.jsonl",
+        f"fsync {run_dir}/checkpoints/{last}.json",
+        f"replace {run_dir}/checkpoints/{last}.json",
+        f"fsync {run_dir}/checkpoints",
+        f"fsync {run_dir}/run.json",
+        f"replace {run_dir}/run.json",
+        f"fsync {run_dir}",
+        "write runs.jsonl",
+    ]
+    assert "fsync runs.jsonl" not in trace
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+async def test_reconciling_makes_the_listing_durable_before_saying_what_it_saw(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records older than the `runs.reconciled` stamp are not read again: their listing
+    lines, appended without an fsync, must be on disk before the stamp moves."""
+    async with Agio(Settings(home=home)) as agio:
+        await agio.chat("assistant", "count to 2")
+    trace = _durability_trace(monkeypatch, home)
+    real_utime = os.utime
+
+    def utime(path: str | Path, *args: Any, **kwargs: Any) -> None:
+        trace.append("utime " + os.path.relpath(path, home))
+        real_utime(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "utime", utime)
+    await TinyDBStore(home).reconcile()
+    stamped = trace.index("utime runs.reconciled")
+    assert "fsync runs.jsonl" in trace[:stamped], trace
 
 
 async def test_an_agent_changed_by_another_process_is_seen_at_once(home: Path) -> None:

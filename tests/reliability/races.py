@@ -34,6 +34,11 @@ TERMINAL = {"run_completed", "run_failed", "run_cancelled"}
 # A short run: one model step, a few tokens, no tool call.
 AGENT = {"id": "racer", "model": "offline/demo", "model_params": {"delay_ms": 1}}
 MESSAGE = "count to 8"
+# Through `agio serve`: a relay writes a stream's tokens at most once per tick (30 ms,
+# SEND_INTERVAL_S), so a run shorter than that reaches its client in one write, ending with
+# the run's end, and no call made on seeing an event could land before that end. Spread over
+# a few ticks, the events around the end reach the client at seeded-random moments before it.
+SERVED_AGENT = {**AGENT, "model_params": {"delay_ms": 8}}
 # Where the call goes out: after the n-th event from the end of a run of this shape, plus a
 # few loop turns or a short sleep, so the whole end of the run is covered.
 TRIGGERS = ("content_delta", "usage", "checkpoint_created", "run_completed")
@@ -175,7 +180,7 @@ async def served_races(url: str, home: Path, count: int, seed: int) -> Tally:
     tally = Tally()
     store = TinyDBStore(home)
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        put = await client.post("/api/agents", params={"replace": "true"}, json=AGENT)
+        put = await client.post("/api/agents", params={"replace": "true"}, json=SERVED_AGENT)
         put.raise_for_status()
         for index in range(count):
             action: Action = "cancel" if index % 2 == 0 else "pause"
