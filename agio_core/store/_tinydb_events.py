@@ -15,7 +15,7 @@ from typing import Any
 
 from ..events import Event
 from ._base import parse_logged
-from ._tinydb_files import store_error
+from ._tinydb_files import fsync_path, store_error
 from ._tinydb_lines import open_appending, read_lines, write_all
 
 # Event logs kept open for appending. Beyond this many, each append opens its own.
@@ -64,8 +64,7 @@ class EventLogs:
                 if fd is not None:
                     os.fsync(fd)
                 else:
-                    with open(path, "rb") as handle:
-                        os.fsync(handle.fileno())
+                    fsync_path(path)
             except FileNotFoundError:
                 pass
             except OSError as exc:

@@ -44,7 +44,8 @@ def store_error(exc: OSError, path: Path) -> StoreError:
     return StoreError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by its path (raises OSError)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -65,7 +66,7 @@ def write_atomic(path: Path, text: str | Iterable[str]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
     except BaseException as exc:  # also a piece that could not be made: no temp file is left
         with contextlib.suppress(OSError):
             os.unlink(tmp)

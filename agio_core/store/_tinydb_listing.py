@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..runs import Run
-from ._tinydb_files import REPAIR_HINT, locked, write_atomic
+from ._tinydb_files import REPAIR_HINT, fsync_path, locked, store_error, write_atomic
 from ._tinydb_lines import append_lines, lines_newest_first
 
 log = logging.getLogger("agio.store")
@@ -80,8 +80,14 @@ class RunListing:
                 self._compact_now()
 
     def sync(self) -> None:
-        """Make every line appended so far durable."""
-        append_lines(self.path, b"", durable=True)
+        """Make every line appended so far durable. Takes no lock and changes nothing: a
+        line another process is appending meanwhile is not taken for a torn one."""
+        try:
+            fsync_path(self.path)
+        except FileNotFoundError:
+            pass  # nothing listed yet
+        except OSError as exc:
+            raise store_error(exc, self.path) from exc
 
     def _compact_now(self) -> None:
         # The lines are written already: a compaction that fails (it leaves the listing as

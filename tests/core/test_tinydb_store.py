@@ -252,6 +252,18 @@ async def test_reconciling_makes_the_listing_durable_before_saying_what_it_saw(
     assert "fsync runs.jsonl" in trace[:stamped], trace
 
 
+def test_syncing_the_listing_leaves_a_line_being_appended_alone(home: Path) -> None:
+    """Reconcile syncs the listing without its lock: a line another process is writing
+    at that moment must not be cut off as if a crash had torn it."""
+    listing = TinyDBStore(home).listing
+    listing.append(_listing_run("ses_done"))
+    with listing.path.open("ab") as other_process:
+        other_process.write(b'{"id": "run_00000000')  # its append, half way through
+    before = listing.path.read_bytes()
+    listing.sync()
+    assert listing.path.read_bytes() == before
+
+
 async def test_an_agent_changed_by_another_process_is_seen_at_once(home: Path) -> None:
     ours, theirs = TinyDBStore(home), TinyDBStore(home)  # two processes' stores
     agent = Agent(id="writer", model="offline/demo", system_prompt="one")
