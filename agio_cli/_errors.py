@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import typer
 
 from ._help import HelpGroup
+from ._launch import silence_stdout
 
 try:  # recent Typer vendors Click; older releases use the click package
     from typer._click import exceptions as click_errors
@@ -50,12 +51,6 @@ def fail(message: str, exit_code: int = EXIT_USAGE) -> NoReturn:
     raise CliError(message, exit_code)
 
 
-def _silence_stdout() -> None:
-    """The reader went away (`agio … | head`): no complaint when Python flushes at exit."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
 def _agio_error_exit_code(exc: BaseException) -> int | None:
     # agio_core is heavy to import: if it is not loaded, the error cannot be one of its own.
     errors = sys.modules.get("agio_core.errors")
@@ -86,7 +81,7 @@ def exit_code_of(exc: BaseException) -> int:
         error(str(exc))
         return code
     if isinstance(exc, BrokenPipeError):
-        _silence_stdout()
+        silence_stdout()
         return EXIT_FAILED
     if isinstance(exc, OSError):
         error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))

@@ -7,15 +7,11 @@ them. Plain Click help (`rich_markup_mode=None`) keeps Typer from importing rich
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import sys
-from pathlib import Path
-
 import typer
 
 from ._errors import AgioGroup
 from ._help import AgioTyper
+from ._launch import version
 from .commands import agents, chat, checkpoints, config, models, runs, serve, store, tools, tui
 
 app = AgioTyper(
@@ -30,18 +26,6 @@ app = AgioTyper(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def version() -> str:
-    """agio's version, read without importing `agio_core` (whose import costs ~150 ms)."""
-    if "agio_core" in sys.modules:
-        return str(sys.modules["agio_core"].__version__)
-    spec = importlib.util.find_spec("agio_core")
-    if spec is None or spec.origin is None:
-        return "unknown"
-    source = Path(spec.origin).with_name("_version.py").read_text(encoding="utf-8")
-    found = re.search(r"__version__\s*=\s*[\"']([^\"']+)", source)
-    return found.group(1) if found else "unknown"
 
 
 def _print_version(value: bool) -> None:
