@@ -21,11 +21,15 @@ PROBE = (
 )
 
 
+def cache_env(cache: Path, columns: int = 80) -> dict[str, str]:
+    """The environment of an `agio` whose help cache is in `cache`, wrapped to `columns`."""
+    return {**os.environ, "XDG_CACHE_HOME": str(cache), "COLUMNS": str(columns)}
+
+
 def launch(cache: Path, *args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "COLUMNS": str(columns)}
     return subprocess.run(
         [sys.executable, "-c", PROBE, *args],
-        env=env,
+        env=cache_env(cache, columns),
         capture_output=True,
         text=True,
         timeout=60,
@@ -83,7 +87,7 @@ def test_help_and_version_import_nothing_pythons_start_did_not(tmp_path: Path, f
         "new = set(sys.modules) - before - {'agio_cli', 'agio_cli._launch'}\n"
         "print(sorted(new), file=sys.stderr)\n"
     )
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "COLUMNS": "80"}
+    env = cache_env(tmp_path)
     command = [sys.executable, "-c", probe]
     subprocess.run(command, env=env, capture_output=True, timeout=60, check=True)  # help: renders
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
@@ -116,7 +120,7 @@ def test_a_full_disk_or_a_closed_pipe_is_an_exit_code_not_a_traceback(
     tmp_path: Path, args: list[str]
 ) -> None:
     launch(tmp_path, "--help")  # the help comes from the cache below
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "COLUMNS": "80"}
+    env = cache_env(tmp_path)
     command = [sys.executable, "-m", "agio_cli", *args]
     with open("/dev/full", "w") as full:
         result = subprocess.run(command, env=env, stdout=full, stderr=subprocess.PIPE, timeout=60)
